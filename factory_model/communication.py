@@ -1,0 +1,70 @@
+"""Collective and point-to-point communication times (seconds), vectorised.
+
+Bandwidth terms follow nccl-tests' bus-bandwidth formulas (anchors-modelling §2.7), with S the message bytes,
+n the ranks and BW the per-GPU one-direction link bandwidth times an achieved ``link_fraction``:
+
+    all-reduce     t = α + 2(n−1)/n · S / BW
+    all-to-all     t = α + (n−1)/n · V / BW          (V = bytes each GPU sends)
+    send/recv      t = α + S / BW
+
+A group that fits in the scale-up domain (NVLink/NVSwitch, up to ``scale_up_domain_gpus``) uses the scale-up
+bandwidth and the ``allreduce``/``alltoall`` factors; a larger group is limited by the scale-out network and
+uses the ``*_scaleout`` factors. Groups of one rank cost nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class LinkFactors:
+    """Bandwidths (bytes/s, one direction, per GPU) and factors for one system."""
+
+    scale_up_bytes_per_s: float
+    scale_out_bytes_per_s: float
+    domain_gpus: int
+    allreduce_alpha_s: float
+    allreduce_fraction: float
+    allreduce_scaleout_alpha_s: float
+    allreduce_scaleout_fraction: float
+    alltoall_alpha_s: float
+    alltoall_fraction: float
+    alltoall_scaleout_alpha_s: float
+    alltoall_scaleout_fraction: float
+    p2p_alpha_s: float
+
+
+def _split(ranks, links: LinkFactors, inside: tuple[float, float], outside: tuple[float, float]):
+    in_domain = ranks <= links.domain_gpus
+    alpha = np.where(in_domain, inside[0], outside[0])
+    bandwidth = np.where(in_domain, links.scale_up_bytes_per_s * inside[1], links.scale_out_bytes_per_s * outside[1])
+    return alpha, bandwidth
+
+
+def allreduce_time(message_bytes, ranks, links: LinkFactors) -> tuple[np.ndarray, np.ndarray]:
+    """(latency part, bandwidth part) of an all-reduce of ``message_bytes`` over ``ranks`` GPUs."""
+    ranks = np.asarray(ranks, dtype=float)
+    alpha, bandwidth = _split(ranks, links, (links.allreduce_alpha_s, links.allreduce_fraction),
+                              (links.allreduce_scaleout_alpha_s, links.allreduce_scaleout_fraction))
+    active = ranks > 1
+    transfer = 2.0 * (ranks - 1) / np.maximum(ranks, 1) * message_bytes / bandwidth
+    return np.where(active, alpha, 0.0), np.where(active, transfer, 0.0)
+
+
+def alltoall_time(bytes_per_gpu, ranks, links: LinkFactors) -> tuple[np.ndarray, np.ndarray]:
+    """(latency part, bandwidth part) of an all-to-all in which each GPU sends ``bytes_per_gpu``."""
+    ranks = np.asarray(ranks, dtype=float)
+    alpha, bandwidth = _split(ranks, links, (links.alltoall_alpha_s, links.alltoall_fraction),
+                              (links.alltoall_scaleout_alpha_s, links.alltoall_scaleout_fraction))
+    active = ranks > 1
+    transfer = (ranks - 1) / np.maximum(ranks, 1) * bytes_per_gpu / bandwidth
+    return np.where(active, alpha, 0.0), np.where(active, transfer, 0.0)
+
+
+def p2p_time(message_bytes, crosses_domain, links: LinkFactors) -> tuple[np.ndarray, np.ndarray]:
+    """(latency part, bandwidth part) of one pipeline-stage hand-off of ``message_bytes``."""
+    bandwidth = np.where(crosses_domain, links.scale_out_bytes_per_s, links.scale_up_bytes_per_s)
+    return np.full(np.shape(message_bytes), links.p2p_alpha_s), message_bytes / bandwidth

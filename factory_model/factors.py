@@ -1,0 +1,210 @@
+"""Efficiency and serving factors: the model's calibration constants, kept as data.
+
+Two kinds of tunable numbers, each row with its source:
+
+* ``data/efficiency_factors.csv``: achieved fraction of peak FLOP/s (``compute_fraction``), of HBM bandwidth
+  (``memory_fraction``), of link bandwidth (``link_fraction``) and fixed latencies (``fixed_latency_us``) per
+  system x precision x op class. ``*`` in the system or precision column is a default. A lookup takes the most
+  specific row: (system, precision), (system, *), (*, precision), (*, *).
+* ``data/serving.yaml``: serving-framework behaviour (KV memory fraction, chunk budget, reservations, TTFT
+  queueing), one block per profile.
+
+A calibration profile (``data/calibration/<profile>.csv``, written by ``python -m factory_model fit``) overlays
+fitted values on those priors; fitted serving values use op class ``serving``. Profile ``uncalibrated`` uses the
+priors alone. Op classes and parameters are listed in :data:`OP_CLASSES`.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .catalog import DATA_DIR, _Fields, flatten_sourced, read_yaml
+from .errors import CatalogError, FactoryModelError
+
+# op class -> parameters it may carry. What each op class covers is documented in step_time.py.
+OP_CLASSES: dict[str, tuple[str, ...]] = {
+    "gemm": ("compute_fraction", "memory_fraction", "fixed_latency_us"),
+    "moe": ("compute_fraction", "memory_fraction", "fixed_latency_us"),
+    "attention_decode": ("compute_fraction", "memory_fraction", "fixed_latency_us"),
+    "attention_prefill": ("compute_fraction", "fixed_latency_us"),
+    "allreduce": ("link_fraction", "fixed_latency_us"),
+    "allreduce_scaleout": ("link_fraction", "fixed_latency_us"),
+    "alltoall": ("link_fraction", "fixed_latency_us"),
+    "alltoall_scaleout": ("link_fraction", "fixed_latency_us"),
+    "p2p": ("fixed_latency_us",),
+    "layer": ("fixed_latency_us",),
+    "step": ("fixed_latency_us",),
+}
+SERVING_PARAMETERS = (
+    "kv_cache_memory_fraction",
+    "runtime_reserved_gib",
+    "activation_bytes_per_token_per_hidden",
+    "max_num_tokens",
+    "kv_reserved_fraction_of_output",
+    "ttft_queue_factor",
+)
+# Efficiency "precisions": the math an op runs in. w4a16 = 4-bit weights dequantized to 16-bit math.
+EFFICIENCY_PRECISIONS = ("bf16", "fp8", "nvfp4", "w4a16", "*")
+CSV_COLUMNS = ["system", "precision", "op_class", "parameter", "value", "source"]
+CALIBRATION_DIR_NAME = "calibration"
+DEFAULT_PROFILE = "default"
+UNCALIBRATED = "uncalibrated"
+
+
+@dataclass(frozen=True)
+class FactorRow:
+    system: str
+    precision: str
+    op_class: str
+    parameter: str
+    value: float
+    source: str
+
+
+def read_factor_csv(path: Path, *, systems: set[str] | None = None) -> list[FactorRow]:
+    """Read and validate a factor table; every problem names the file, row and column."""
+    try:
+        handle = open(path, newline="", encoding="utf-8")
+    except FileNotFoundError:
+        raise CatalogError(f"{path}: file not found") from None
+    rows: list[FactorRow] = []
+    with handle:
+        reader = csv.DictReader(handle)
+        missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise CatalogError(f"{path}: missing column(s) {', '.join(missing)}")
+        for line, raw in enumerate(reader, start=2):
+            where = f"{path.name} row {line}"
+            op_class, parameter = raw["op_class"], raw["parameter"]
+            if op_class == "serving":
+                if parameter not in SERVING_PARAMETERS:
+                    raise CatalogError(f"{where}: unknown serving parameter '{parameter}'")
+            elif op_class not in OP_CLASSES:
+                raise CatalogError(f"{where}: unknown op_class '{op_class}'; known: {', '.join(OP_CLASSES)}")
+            elif parameter not in OP_CLASSES[op_class]:
+                raise CatalogError(f"{where}: op class '{op_class}' has no parameter '{parameter}'")
+            if raw["precision"] not in EFFICIENCY_PRECISIONS:
+                raise CatalogError(f"{where}: unknown precision '{raw['precision']}'")
+            if systems is not None and raw["system"] != "*" and raw["system"] not in systems:
+                raise CatalogError(f"{where}: unknown system '{raw['system']}'")
+            try:
+                value = float(raw["value"])
+            except (TypeError, ValueError):
+                raise CatalogError(f"{where}, column value: not a number: {raw['value']!r}") from None
+            if not math.isfinite(value) or value < 0:
+                raise CatalogError(f"{where}, column value: must be a finite non-negative number")
+            if parameter.endswith("_fraction") and not 0 < value <= 1:
+                raise CatalogError(f"{where}, column value: a fraction must lie in (0, 1], got {value}")
+            if not (raw.get("source") or "").strip():
+                raise CatalogError(f"{where}, column source: every factor needs a source")
+            rows.append(FactorRow(raw["system"], raw["precision"], op_class, parameter, value,
+                                  raw["source"].strip()))
+    return rows
+
+
+def write_factor_csv(path: Path, rows: list[FactorRow]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(CSV_COLUMNS)
+        for r in rows:
+            writer.writerow([r.system, r.precision, r.op_class, r.parameter, repr(round(r.value, 6)), r.source])
+
+
+@dataclass(frozen=True)
+class Factors:
+    """Resolved efficiency and serving factors of one calibration profile.
+
+    ``get(system, precision, op_class, parameter)`` returns the value; ``source_of`` its provenance.
+    """
+
+    profile: str
+    table: dict[tuple[str, str, str, str], FactorRow]
+    serving_values: dict[str, tuple[float, str]]
+    overrides: dict[tuple[str, str, str, str], float] = field(default_factory=dict, compare=False)
+
+    def _row(self, system: str, precision: str, op_class: str, parameter: str) -> FactorRow:
+        for s, p in ((system, precision), (system, "*"), ("*", precision), ("*", "*")):
+            row = self.table.get((s, p, op_class, parameter))
+            if row is not None:
+                return row
+        raise CatalogError(f"efficiency factors: no value for {op_class}.{parameter} "
+                           f"(system {system}, precision {precision}) and no '*' default")
+
+    def get(self, system: str, precision: str, op_class: str, parameter: str) -> float:
+        key = (system, precision, op_class, parameter)
+        if key in self.overrides:
+            return self.overrides[key]
+        return self._row(system, precision, op_class, parameter).value
+
+    def source_of(self, system: str, precision: str, op_class: str, parameter: str) -> str:
+        return self._row(system, precision, op_class, parameter).source
+
+    def serving(self, parameter: str) -> float:
+        return self.serving_values[parameter][0]
+
+    def with_overrides(self, overrides: dict[tuple[str, str, str, str], float]) -> "Factors":
+        """A copy whose listed (system, precision, op_class, parameter) values are replaced (used by the fit)."""
+        return Factors(self.profile, self.table, self.serving_values, {**self.overrides, **overrides})
+
+    def with_serving(self, **values: float) -> "Factors":
+        merged = dict(self.serving_values)
+        for k, v in values.items():
+            if k not in SERVING_PARAMETERS:
+                raise FactoryModelError(f"unknown serving parameter '{k}'")
+            merged[k] = (float(v), "override")
+        return Factors(self.profile, self.table, merged, self.overrides)
+
+    def rows(self) -> list[FactorRow]:
+        return list(self.table.values())
+
+
+def _read_serving(path: Path, profile: str = "default") -> dict[str, tuple[float, str]]:
+    data = read_yaml(path)
+    if profile not in data:
+        raise CatalogError(f"{path.name}: no serving profile '{profile}'")
+    where = f"{path.name}: {profile}"
+    f = _Fields(flatten_sourced(data[profile], where), where)
+    values = {}
+    for name in SERVING_PARAMETERS:
+        values[name] = (f.number(name, positive=False), f.flat[name][1])
+    return values
+
+
+def available_profiles(data_dir: Path | None = None) -> list[str]:
+    """Calibration profiles on disk, plus 'uncalibrated' (priors only)."""
+    d = (Path(data_dir) if data_dir else DATA_DIR) / CALIBRATION_DIR_NAME
+    found = sorted(p.stem for p in d.glob("*.csv")) if d.is_dir() else []
+    return found + [UNCALIBRATED]
+
+
+@functools.lru_cache(maxsize=16)
+def load_factors(profile: str = DEFAULT_PROFILE, data_dir: str | Path | None = None) -> Factors:
+    """Priors from ``efficiency_factors.csv``/``serving.yaml`` overlaid with calibration profile ``profile``.
+
+    A missing ``default`` profile falls back to the priors (a fresh checkout before the first fit); any other
+    missing profile is an error that lists the available ones.
+    """
+    d = Path(data_dir) if data_dir is not None else DATA_DIR
+    from .catalog import load_catalog
+
+    systems = set(load_catalog(d).systems)
+    table = {(r.system, r.precision, r.op_class, r.parameter): r
+             for r in read_factor_csv(d / "efficiency_factors.csv", systems=systems)}
+    serving = _read_serving(d / "serving.yaml")
+    if profile != UNCALIBRATED:
+        path = d / CALIBRATION_DIR_NAME / f"{profile}.csv"
+        if path.exists():
+            for r in read_factor_csv(path, systems=systems):
+                if r.op_class == "serving":
+                    serving[r.parameter] = (r.value, r.source)
+                else:
+                    table[(r.system, r.precision, r.op_class, r.parameter)] = r
+        elif profile != DEFAULT_PROFILE:
+            raise FactoryModelError(f"unknown calibration profile '{profile}'; available: "
+                                    f"{', '.join(available_profiles(d))}")
+    return Factors(profile, table, serving)

@@ -1,0 +1,77 @@
+"""The measured reference set (data/reference/measured_agg_points.csv) and the model's predictions of it.
+
+The default model predicts a well-tuned serving stack: where several frameworks were measured on one
+configuration, the target is the best of them (highest output tokens/s/GPU). ``backend=`` selects one
+framework's rows instead (per-framework profiles).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .catalog import DATA_DIR, Catalog, load_catalog
+from .errors import FactoryModelError
+from .estimate import evaluate
+from .factors import Factors
+from .parallelism import Layout
+
+REFERENCE_PATH = DATA_DIR / "reference" / "measured_agg_points.csv"
+# The benchmark drew input and output lengths uniformly in 80-100 % of nominal (PROVENANCE.md): mean 0.9.
+BENCHMARK_LENGTH_FACTOR = 0.9
+CONFIG_KEYS = ["system", "model", "precision", "isl", "osl", "tp", "dp_attention", "moe_tp", "moe_ep", "concurrency"]
+REFERENCE_COLUMNS = CONFIG_KEYS + ["backend", "gpus", "ttft_ms", "tpot_ms", "tokens_per_s_per_user",
+                                   "output_tokens_per_s_per_gpu"]
+BACKENDS = ("trtllm", "vllm", "sglang")
+
+
+def load_reference(path: str | Path | None = None) -> pd.DataFrame:
+    """Measured points with columns :data:`REFERENCE_COLUMNS`; a malformed file names what is wrong."""
+    path = Path(path) if path else REFERENCE_PATH
+    try:
+        frame = pd.read_csv(path)
+    except FileNotFoundError:
+        raise FactoryModelError(f"{path}: reference file not found") from None
+    missing = [c for c in REFERENCE_COLUMNS if c not in frame.columns]
+    if missing:
+        raise FactoryModelError(f"{path}: missing column(s) {', '.join(missing)}")
+    return frame
+
+
+def select(frame: pd.DataFrame, backend: str = "best") -> pd.DataFrame:
+    """One row per configuration: the best framework's (``best``) or one framework's rows."""
+    if backend == "best":
+        order = frame.sort_values("output_tokens_per_s_per_gpu", ascending=False, kind="stable")
+        return order.drop_duplicates(CONFIG_KEYS).sort_index().reset_index(drop=True)
+    if backend not in BACKENDS:
+        raise FactoryModelError(f"unknown backend '{backend}'; choose best, {', '.join(BACKENDS)}")
+    return frame[frame["backend"] == backend].reset_index(drop=True)
+
+
+def predict(frame: pd.DataFrame, factors: Factors, catalog: Catalog | None = None) -> pd.DataFrame:
+    """Add ``pred_ttft_ms``, ``pred_tpot_ms``, ``pred_output_tokens_per_s_per_gpu`` and ``pred_reason``.
+
+    Deployments map as tp → tp, dp_attention → dp_attention, moe_ep → ep (the reference's moe_tp equals
+    tp·dp_attention/moe_ep, our convention); lengths are the benchmark's means, 0.9 × nominal.
+    """
+    catalog = catalog or load_catalog()
+    out = frame.copy()
+    pred = {k: np.full(len(frame), np.nan) for k in ("ttft", "tpot", "tput")}
+    reason = np.full(len(frame), "", dtype=object)
+    for (system, model, precision), idx in frame.groupby(["system", "model", "precision"]).indices.items():
+        g = frame.iloc[idx]
+        layout = Layout.of(g["tp"].to_numpy(), g["moe_ep"].to_numpy(), g["dp_attention"].to_numpy(), 1)
+        r = evaluate(catalog, factors, system, model, precision, layout,
+                     BENCHMARK_LENGTH_FACTOR * g["isl"].to_numpy(float),
+                     BENCHMARK_LENGTH_FACTOR * g["osl"].to_numpy(float), g["concurrency"].to_numpy(float))
+        pred["ttft"][idx] = r["ttft_s"] * 1e3
+        pred["tpot"][idx] = r["tpot_s"] * 1e3
+        pred["tput"][idx] = r["output_tokens_per_s_per_gpu"]
+        reason[idx] = r["reason"]
+    out["pred_ttft_ms"] = pred["ttft"]
+    out["pred_tpot_ms"] = pred["tpot"]
+    out["pred_output_tokens_per_s_per_gpu"] = pred["tput"]
+    out["pred_reason"] = reason
+    return out

@@ -1,0 +1,276 @@
+"""Step time: how long one forward iteration of the serving engine takes. Decode step time is computed here.
+
+One iteration of one attention-DP rank processes ``decode_tokens`` sequences that each generate a token (at a
+mean context of ``decode_context`` tokens) plus ``prefill_tokens`` prompt tokens of requests whose input length
+is ``prefill_isl`` (chunked prefill mixes both). The iteration is a sequence of ops, each timed with the
+roofline plus a fixed latency and summed (anchors-modelling §2.5):
+
+    t_op   = max(FLOPs / (η_F · peak), bytes / (η_B · HBM BW)) + τ_op
+    t_step = Σ_layers Σ_ops t_op + Σ collectives (α + bytes / (η_link · BW_link)) + L · τ_layer + τ_step
+             + (pp − 1) · t_p2p
+
+Op classes (efficiency factors in data/efficiency_factors.csv, looked up in factors.py):
+
+* ``gemm``: every dense linear layer (attention projections, dense MLP, shared experts, router, lm_head). The
+  quantized ones use the precision's math and bytes; tensors the checkpoint keeps in BF16 use BF16 factors.
+* ``moe``: the routed-expert grouped GEMM; weight bytes count only experts the step's tokens touch (moe.py).
+* ``attention_decode``: reads every decoding sequence's KV cache (memory-bound except MLA at long context).
+* ``attention_prefill``: causal attention of the prompt chunk (compute-bound).
+* collectives (communication.py): tp all-reduce after attention and after each MLP; expert-parallel
+  dispatch + combine all-to-all around MoE layers when ep > 1 or dp_attention > 1; pipeline hand-offs.
+
+All array arguments broadcast against the layout (N deployments); everything is numpy, no Python loop over N.
+With pp > 1 the formulas give the time for one micro-batch to cross all stages (= TPOT of its sequences).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import architecture as arch
+from . import moe as moe_math
+from .catalog import Model, System
+from .communication import LinkFactors, allreduce_time, alltoall_time, p2p_time
+from .factors import Factors
+from .memory import BF16_BYTES, kv_heads_per_gpu, tensor_bytes
+from .parallelism import Layout
+from .precision import ResolvedPrecision
+
+US = 1e-6
+DISPATCH_BYTES = {"fp8": 1.0, "fp4": 0.5625, "bf16": 2.0}  # EP dispatch is quantized to the GEMM math
+ACTIVATION_BYTES = BF16_BYTES
+BOUNDS = ("compute", "memory", "latency", "communication")
+
+
+@dataclass(frozen=True)
+class Roofline:
+    """Achievable rates of one op class: FLOP/s, bytes/s and fixed seconds per kernel."""
+
+    flops_per_s: float
+    bytes_per_s: float
+    fixed_s: float
+
+
+@dataclass(frozen=True)
+class StepModel:
+    """One (system, model, precision, factor profile), resolved once for many step-time evaluations."""
+
+    system: System
+    model: Model
+    precision: ResolvedPrecision
+    gemm: Roofline          # quantized linear layers
+    gemm_bf16: Roofline     # linear layers kept in BF16
+    moe: Roofline
+    attention_decode: Roofline
+    attention_prefill: Roofline
+    links: LinkFactors
+    layer_fixed_s: float
+    step_fixed_s: float
+
+
+def build_step_model(system: System, model: Model, rp: ResolvedPrecision, factors: Factors) -> StepModel:
+    """Resolve peaks, bandwidths and efficiency factors of one scenario."""
+    s = system.id
+    bw = system.hbm_bandwidth_bytes_per_s
+
+    def roof(op_class: str, key: str, math: str, with_memory: bool = True) -> Roofline:
+        eta_f = factors.get(s, key, op_class, "compute_fraction")
+        eta_b = factors.get(s, key, op_class, "memory_fraction") if with_memory else 1.0
+        return Roofline(system.peak_flops(math) * eta_f, bw * eta_b,
+                        factors.get(s, key, op_class, "fixed_latency_us") * US)
+
+    g = lambda op, par: factors.get(s, "*", op, par)  # noqa: E731 - collectives do not depend on precision
+    links = LinkFactors(
+        scale_up_bytes_per_s=system.scale_up_bandwidth_gb_s * 1e9,
+        scale_out_bytes_per_s=system.scale_out_bandwidth_gb_s * 1e9,
+        domain_gpus=system.scale_up_domain_gpus,
+        allreduce_alpha_s=g("allreduce", "fixed_latency_us") * US,
+        allreduce_fraction=g("allreduce", "link_fraction"),
+        allreduce_scaleout_alpha_s=g("allreduce_scaleout", "fixed_latency_us") * US,
+        allreduce_scaleout_fraction=g("allreduce_scaleout", "link_fraction"),
+        alltoall_alpha_s=g("alltoall", "fixed_latency_us") * US,
+        alltoall_fraction=g("alltoall", "link_fraction"),
+        alltoall_scaleout_alpha_s=g("alltoall_scaleout", "fixed_latency_us") * US,
+        alltoall_scaleout_fraction=g("alltoall_scaleout", "link_fraction"),
+        p2p_alpha_s=g("p2p", "fixed_latency_us") * US,
+    )
+    return StepModel(
+        system=system, model=model, precision=rp,
+        gemm=roof("gemm", rp.gemm_efficiency_key, rp.gemm_math),
+        gemm_bf16=roof("gemm", "bf16", "bf16"),
+        moe=roof("moe", rp.gemm_efficiency_key, rp.gemm_math),
+        attention_decode=roof("attention_decode", rp.kv_efficiency_key, rp.kv_math),
+        attention_prefill=roof("attention_prefill", rp.kv_efficiency_key, rp.kv_math, with_memory=False),
+        links=links,
+        layer_fixed_s=g("layer", "fixed_latency_us") * US,
+        step_fixed_s=g("step", "fixed_latency_us") * US,
+    )
+
+
+@dataclass
+class StepTime:
+    """Seconds per step (N,), split by what bounds it, and per op (for breakdown tables).
+
+    compute / memory: roofline time of ops bound by FLOP/s or by HBM bytes; latency: fixed kernel, layer, step
+    and collective start-up times; communication: bandwidth time of collectives.
+    """
+
+    total_s: np.ndarray
+    compute_s: np.ndarray
+    memory_s: np.ndarray
+    latency_s: np.ndarray
+    communication_s: np.ndarray
+    ops_s: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def bound(self) -> np.ndarray:
+        """'compute', 'memory', 'latency' or 'communication': the largest share of the step."""
+        shares = np.stack([self.compute_s, self.memory_s, self.latency_s, self.communication_s])
+        return np.asarray(BOUNDS, dtype=object)[np.argmax(shares, axis=0)]
+
+
+class _Sum:
+    def __init__(self, n: int):
+        z = lambda: np.zeros(n)  # noqa: E731
+        self.compute, self.memory, self.latency, self.comm = z(), z(), z(), z()
+        self.ops: dict[str, np.ndarray] = {}
+
+    def op(self, name: str, count: float, flops, nbytes, roof: Roofline, kernels: float = 1.0, active=True):
+        t_compute = flops / roof.flops_per_s
+        t_memory = nbytes / roof.bytes_per_s
+        fixed = np.where(active, roof.fixed_s * kernels, 0.0)
+        compute_bound = t_compute >= t_memory
+        self.compute += count * np.where(compute_bound, t_compute, 0.0)
+        self.memory += count * np.where(compute_bound, 0.0, t_memory)
+        self.latency += count * fixed
+        self.ops[name] = self.ops.get(name, 0.0) + count * (np.maximum(t_compute, t_memory) + fixed)
+
+    def collective(self, name: str, count: float, parts: tuple[np.ndarray, np.ndarray]):
+        alpha, transfer = parts
+        self.latency += count * alpha
+        self.comm += count * transfer
+        self.ops[name] = self.ops.get(name, 0.0) + count * (alpha + transfer)
+
+    def fixed(self, name: str, seconds):
+        self.latency += seconds
+        self.ops[name] = self.ops.get(name, 0.0) + seconds
+
+
+def step_time(sm: StepModel, layout: Layout, decode_tokens, decode_context, prefill_tokens=0.0,
+              prefill_isl=1.0) -> StepTime:
+    """Time of one iteration for each of N deployments (see module docstring for the formula)."""
+    m, rp, links = sm.model, sm.precision, sm.links
+    n = len(layout)
+    tp = layout.tp.astype(float)
+    dp = layout.dp.astype(float)
+    ep = layout.ep.astype(float)
+    pp = layout.pp.astype(float)
+    d_tok = np.broadcast_to(np.asarray(decode_tokens, dtype=float), (n,))
+    ctx = np.broadcast_to(np.asarray(decode_context, dtype=float), (n,))
+    p_tok = np.broadcast_to(np.asarray(prefill_tokens, dtype=float), (n,))
+    isl = np.maximum(np.broadcast_to(np.asarray(prefill_isl, dtype=float), (n,)), 1.0)
+    tokens = d_tok + p_tok
+    h = m.hidden_size
+    acc = _Sum(n)
+    L = m.layers
+
+    # --- attention projections (per layer) ---------------------------------------------------------------
+    attn_bytes = tensor_bytes(m, rp, "attention")
+    attn_roof = sm.gemm_bf16 if "attention" in m.unquantized_tensors else sm.gemm
+
+    def gemm(name, count, params_per_gpu, d_in, d_out, toks, bytes_per_param, roof, kernels=1.0):
+        flops = 2.0 * toks * params_per_gpu
+        nbytes = params_per_gpu * bytes_per_param + toks * (d_in + d_out) * ACTIVATION_BYTES
+        acc.op(name, count, flops, nbytes, roof, kernels)
+
+    p = arch.attention_params(m)
+    if m.is_mla:
+        down = p["q_a"] + p["kv_a"]  # replicated on every tp rank
+        gemm("attention_down_proj", L, down, h, m.q_lora_rank + m.kv_lora_rank, tokens, attn_bytes, attn_roof)
+        gemm("attention_q_up_proj", L, p["q_b"] / tp, m.q_lora_rank, p["q_b"] / m.q_lora_rank / tp, tokens,
+             attn_bytes, attn_roof)
+        # decode: absorbed q->latent and latent->v batched matmuls; prefill: up-projection of the chunk's KV
+        gemm("attention_kv_up_proj", L, p["kv_b"] / tp, m.kv_lora_rank, p["kv_b"] / m.kv_lora_rank / tp, tokens,
+             attn_bytes, attn_roof, kernels=2.0)
+        gemm("attention_out_proj", L, p["o"] / tp, m.heads * m.v_head_dim / tp, h, tokens, attn_bytes, attn_roof)
+        kv_elements_gpu = float(arch.kv_elements_per_token_per_layer(m))  # latent not split by tp
+        head_width = m.heads * (m.qk_nope_head_dim + m.qk_rope_head_dim)
+    else:
+        kv_heads = kv_heads_per_gpu(m, tp)
+        qkv = p["q"] / tp + 2 * h * m.head_dim * kv_heads
+        gemm("attention_qkv_proj", L, qkv, h, qkv / h, tokens, attn_bytes, attn_roof)
+        gemm("attention_out_proj", L, p["o"] / tp, m.heads * m.head_dim / tp, h, tokens, attn_bytes, attn_roof)
+        kv_elements_gpu = 2.0 * m.head_dim * kv_heads
+        head_width = m.heads * m.head_dim
+
+    # --- attention core -------------------------------------------------------------------------------
+    pair_decode = arch.attention_flops_per_pair(m, "decode") / tp
+    pair_prefill = arch.attention_flops_per_pair(m, "prefill") / tp
+    kv_token_bytes = kv_elements_gpu * rp.kv_bytes
+    qo_bytes = 2.0 * head_width / tp * ACTIVATION_BYTES
+    window = float(m.sliding_window_tokens)
+    groups = [("full", L - m.sliding_window_layers, ctx, isl / 2.0)]
+    if m.sliding_window_layers:
+        # mean causal span of a prompt token under a window W: W − W²/(2·isl) once isl > W
+        span = np.where(isl > window, window - window**2 / (2.0 * isl), isl / 2.0)
+        groups.append(("sliding", m.sliding_window_layers, np.minimum(ctx, window), span))
+    for label, count, context, prefill_span in groups:
+        if count == 0:
+            continue
+        acc.op(f"attention_decode_{label}", count, d_tok * pair_decode * context,
+               d_tok * ((context + 1.0) * kv_token_bytes + qo_bytes), sm.attention_decode, active=d_tok > 0)
+        acc.op(f"attention_prefill_{label}", count, p_tok * pair_prefill * prefill_span,
+               p_tok * (2.0 * kv_token_bytes + qo_bytes), sm.attention_prefill, active=p_tok > 0)
+
+    act_message = tokens * h * ACTIVATION_BYTES
+    acc.collective("allreduce_attention", L, allreduce_time(act_message, tp, links))
+
+    # --- dense MLP layers ------------------------------------------------------------------------------
+    if m.dense_layers:
+        mlp = arch.dense_mlp_params(m) / tp
+        gemm("dense_mlp", m.dense_layers, mlp, h, h, tokens, rp.quantized_weight_bytes, sm.gemm, kernels=2.0)
+        acc.collective("allreduce_mlp", m.dense_layers, allreduce_time(act_message, tp, links))
+
+    # --- MoE layers -----------------------------------------------------------------------------------
+    if m.is_moe:
+        Lm = m.moe_layers
+        expert = arch.expert_params(m)
+        expert_tp = layout.expert_tp.astype(float)
+        group = tp * dp
+        routed = tokens * dp  # tokens entering the MoE group this step
+        touched_local = moe_math.experts_touched(m.experts, m.experts_per_token, routed) / ep
+        flops = 2.0 * routed * m.experts_per_token * expert / group
+        nbytes = touched_local * expert / expert_tp * rp.quantized_weight_bytes \
+            + routed * m.experts_per_token / group * 2.0 * h * ACTIVATION_BYTES
+        acc.op("moe_experts", Lm, flops, nbytes, sm.moe)
+        router_roof = sm.gemm_bf16 if "router" in m.unquantized_tensors else sm.gemm
+        gemm("moe_router", Lm, float(arch.router_params(m)), h, m.experts, tokens,
+             tensor_bytes(m, rp, "router"), router_roof)
+        if m.shared_experts:
+            shared_roof = sm.gemm_bf16 if "shared_experts" in m.unquantized_tensors else sm.gemm
+            gemm("moe_shared_experts", Lm, m.shared_experts * expert / tp, h, h, tokens,
+                 tensor_bytes(m, rp, "shared_experts"), shared_roof, kernels=2.0)
+        tp_only = (ep <= 1) & (dp <= 1)
+        ar = allreduce_time(act_message, tp, links)
+        copies = np.minimum(moe_math.destination_ranks(ep, m.experts_per_token) * expert_tp, group)
+        sent = tokens / tp * copies * h
+        dispatch = alltoall_time(sent * DISPATCH_BYTES[rp.gemm_math], group, links)
+        combine = alltoall_time(sent * ACTIVATION_BYTES, group, links)
+        acc.collective("allreduce_moe", Lm, tuple(np.where(tp_only, a, 0.0) for a in ar))
+        acc.collective("alltoall_moe", Lm, tuple(np.where(tp_only, 0.0, a + b) for a, b in zip(dispatch, combine)))
+
+    # --- output head, fixed overheads, pipeline hand-offs ------------------------------------------------
+    logits_tokens = d_tok + p_tok / isl  # one logit row per generated token and per finished prompt
+    head_roof = sm.gemm_bf16 if "lm_head" in m.unquantized_tensors else sm.gemm
+    gemm("lm_head", 1, arch.lm_head_params(m) / tp, h, m.vocab_size / tp, logits_tokens,
+         tensor_bytes(m, rp, "lm_head"), head_roof)
+    acc.fixed("layer_fixed", np.full(n, L * sm.layer_fixed_s))
+    acc.fixed("step_fixed", np.full(n, sm.step_fixed_s))
+    crosses = layout.gpus > links.domain_gpus
+    alpha, transfer = p2p_time(act_message, crosses, links)
+    acc.collective("pipeline_p2p", 1.0, ((pp - 1) * alpha, (pp - 1) * transfer))
+
+    total = acc.compute + acc.memory + acc.latency + acc.comm
+    return StepTime(total, acc.compute, acc.memory, acc.latency, acc.comm, acc.ops)
