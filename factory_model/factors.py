@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import functools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .catalog import DATA_DIR, _Fields, flatten_sourced, read_yaml
@@ -27,12 +27,12 @@ from .errors import CatalogError, FactoryModelError
 
 # op class -> parameters it may carry. What each op class covers is documented in step_time.py.
 OP_CLASSES: dict[str, tuple[str, ...]] = {
-    "gemm": ("compute_fraction", "memory_fraction", "fixed_latency_us"),
-    "moe": ("compute_fraction", "memory_fraction", "fixed_latency_us"),
+    "gemm": ("compute_fraction", "memory_fraction", "fixed_latency_us", "half_efficiency_tokens"),
+    "moe": ("compute_fraction", "memory_fraction", "fixed_latency_us", "half_efficiency_tokens"),
     "attention_decode": ("compute_fraction", "memory_fraction", "fixed_latency_us"),
     "attention_prefill": ("compute_fraction", "fixed_latency_us"),
-    "allreduce": ("link_fraction", "fixed_latency_us"),
-    "allreduce_scaleout": ("link_fraction", "fixed_latency_us"),
+    "allreduce": ("link_fraction", "fixed_latency_us", "latency_per_doubling_us"),
+    "allreduce_scaleout": ("link_fraction", "fixed_latency_us", "latency_per_doubling_us"),
     "alltoall": ("link_fraction", "fixed_latency_us"),
     "alltoall_scaleout": ("link_fraction", "fixed_latency_us"),
     "p2p": ("fixed_latency_us",),
@@ -125,7 +125,6 @@ class Factors:
     profile: str
     table: dict[tuple[str, str, str, str], FactorRow]
     serving_values: dict[str, tuple[float, str]]
-    overrides: dict[tuple[str, str, str, str], float] = field(default_factory=dict, compare=False)
 
     def _row(self, system: str, precision: str, op_class: str, parameter: str) -> FactorRow:
         for s, p in ((system, precision), (system, "*"), ("*", precision), ("*", "*")):
@@ -136,9 +135,6 @@ class Factors:
                            f"(system {system}, precision {precision}) and no '*' default")
 
     def get(self, system: str, precision: str, op_class: str, parameter: str) -> float:
-        key = (system, precision, op_class, parameter)
-        if key in self.overrides:
-            return self.overrides[key]
         return self._row(system, precision, op_class, parameter).value
 
     def source_of(self, system: str, precision: str, op_class: str, parameter: str) -> str:
@@ -147,9 +143,16 @@ class Factors:
     def serving(self, parameter: str) -> float:
         return self.serving_values[parameter][0]
 
-    def with_overrides(self, overrides: dict[tuple[str, str, str, str], float]) -> "Factors":
-        """A copy whose listed (system, precision, op_class, parameter) values are replaced (used by the fit)."""
-        return Factors(self.profile, self.table, self.serving_values, {**self.overrides, **overrides})
+    def with_overrides(self, overrides: dict[tuple[str, str, str, str], float],
+                       source: str = "override") -> "Factors":
+        """A copy with rows (system, precision, op_class, parameter) set to new values (the fit, what-if).
+
+        The rows join the table, so they take part in the usual most-specific-first lookup.
+        """
+        table = dict(self.table)
+        for key, value in overrides.items():
+            table[key] = FactorRow(*key, float(value), source)
+        return Factors(self.profile, table, self.serving_values)
 
     def with_serving(self, **values: float) -> "Factors":
         merged = dict(self.serving_values)
@@ -157,7 +160,7 @@ class Factors:
             if k not in SERVING_PARAMETERS:
                 raise FactoryModelError(f"unknown serving parameter '{k}'")
             merged[k] = (float(v), "override")
-        return Factors(self.profile, self.table, merged, self.overrides)
+        return Factors(self.profile, self.table, merged)
 
     def rows(self) -> list[FactorRow]:
         return list(self.table.values())

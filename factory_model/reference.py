@@ -40,8 +40,30 @@ def load_reference(path: str | Path | None = None) -> pd.DataFrame:
     return frame
 
 
+MEASUREMENT_KEYS = ["system", "model", "precision", "backend", "isl", "osl", "concurrency", "ttft_ms", "tpot_ms"]
+
+
+def clean(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(kept, excluded): drop repeated rows and rows whose measurement is recorded under several layouts.
+
+    The source corpus repeats some runs verbatim, and records some measurements twice with different layout
+    labels (e.g. DeepSeek-R1 on H200 as tp=8/ep=8 on 8 GPUs and as tp=64 on 64 GPUs, identical TTFT and TPOT
+    to the microsecond; anchors-modelling §5 notes "TP=64 labels that look like mis-recorded EP/DP layouts").
+    One measurement cannot belong to two deployments: we keep the layout with the fewest GPUs (the one an
+    8-GPU node can run) and list the others as excluded, with the reason.
+    """
+    unique = frame.drop_duplicates(CONFIG_KEYS + MEASUREMENT_KEYS)
+    ordered = unique.sort_values("gpus", kind="stable")
+    duplicated = ordered.duplicated(MEASUREMENT_KEYS, keep="first")
+    excluded = ordered[duplicated].copy()
+    excluded["excluded_reason"] = "same measurement recorded under a layout with fewer GPUs (mislabelled layout)"
+    kept = ordered[~duplicated].sort_index()
+    return kept, excluded.sort_index()
+
+
 def select(frame: pd.DataFrame, backend: str = "best") -> pd.DataFrame:
-    """One row per configuration: the best framework's (``best``) or one framework's rows."""
+    """One row per configuration after :func:`clean`: the best framework's (``best``) or one framework's rows."""
+    frame = clean(frame)[0]
     if backend == "best":
         order = frame.sort_values("output_tokens_per_s_per_gpu", ascending=False, kind="stable")
         return order.drop_duplicates(CONFIG_KEYS).sort_index().reset_index(drop=True)

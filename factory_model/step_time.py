@@ -5,9 +5,17 @@ mean context of ``decode_context`` tokens) plus ``prefill_tokens`` prompt tokens
 is ``prefill_isl`` (chunked prefill mixes both). The iteration is a sequence of ops, each timed with the
 roofline plus a fixed latency and summed (anchors-modelling §2.5):
 
-    t_op   = max(FLOPs / (η_F · peak), bytes / (η_B · HBM BW)) + τ_op
-    t_step = Σ_layers Σ_ops t_op + Σ collectives (α + bytes / (η_link · BW_link)) + L · τ_layer + τ_step
+    t_op   = max(FLOPs / (η_F · peak), bytes / (η_B · HBM BW), τ_op)      per kernel
+    t_step = Σ_layers Σ_ops t_op + Σ collectives (α(n) + bytes / (η_link · BW_link)) + L · τ_layer + τ_step
              + (pp − 1) · t_p2p
+
+The kernel latency τ_op is a floor, not an addend: under CUDA graphs and programmatic dependent launch a
+long kernel hides its launch and ramp. Evidence: Llama-3.1-70B FP8 on one H200 at batch 4 streams its
+weights at 74 % of HBM bandwidth (anchors-modelling §3.3), the weight-streaming efficiency of the isolated
+kernels (§3.2), leaving no room for an additive τ per kernel; yet at tp=8 a fixed ~36-40 µs per layer appears.
+That fixed time is the floor of small kernels plus collective latency, which grows with the number of ranks
+(α(n) = α + α_doubling · log2 n, communication.py), plus an additive residual τ_layer (norms, RoPE,
+activations: small kernels that never stream much).
 
 Op classes (efficiency factors in data/efficiency_factors.csv, looked up in factors.py):
 
@@ -46,11 +54,22 @@ BOUNDS = ("compute", "memory", "latency", "communication")
 
 @dataclass(frozen=True)
 class Roofline:
-    """Achievable rates of one op class: FLOP/s, bytes/s and fixed seconds per kernel."""
+    """Achievable rates of one op class: FLOP/s, bytes/s and fixed seconds per kernel.
+
+    ``half_efficiency_tokens`` (M½): a matrix multiply over M token rows reaches M/(M + M½) of ``flops_per_s``.
+    Tensor-core tiles span 64-128 rows, so a decode GEMM of a few dozen tokens leaves most of each tile idle;
+    large prefill chunks approach the measured large-GEMM efficiency. 0 disables the ramp.
+    """
 
     flops_per_s: float
     bytes_per_s: float
     fixed_s: float
+    half_efficiency_tokens: float = 0.0
+
+    def compute_rate(self, tokens_m) -> np.ndarray:
+        """Achieved FLOP/s of a matrix multiply with ``tokens_m`` rows."""
+        m = np.maximum(np.asarray(tokens_m, dtype=float), 1e-9)
+        return self.flops_per_s * m / (m + self.half_efficiency_tokens)
 
 
 @dataclass(frozen=True)
@@ -75,11 +94,12 @@ def build_step_model(system: System, model: Model, rp: ResolvedPrecision, factor
     s = system.id
     bw = system.hbm_bandwidth_bytes_per_s
 
-    def roof(op_class: str, key: str, math: str, with_memory: bool = True) -> Roofline:
+    def roof(op_class: str, key: str, math: str, with_memory: bool = True, ramp: bool = True) -> Roofline:
         eta_f = factors.get(s, key, op_class, "compute_fraction")
         eta_b = factors.get(s, key, op_class, "memory_fraction") if with_memory else 1.0
+        half = factors.get(s, key, op_class, "half_efficiency_tokens") if ramp else 0.0
         return Roofline(system.peak_flops(math) * eta_f, bw * eta_b,
-                        factors.get(s, key, op_class, "fixed_latency_us") * US)
+                        factors.get(s, key, op_class, "fixed_latency_us") * US, half)
 
     g = lambda op, par: factors.get(s, "*", op, par)  # noqa: E731 - collectives do not depend on precision
     links = LinkFactors(
@@ -87,8 +107,10 @@ def build_step_model(system: System, model: Model, rp: ResolvedPrecision, factor
         scale_out_bytes_per_s=system.scale_out_bandwidth_gb_s * 1e9,
         domain_gpus=system.scale_up_domain_gpus,
         allreduce_alpha_s=g("allreduce", "fixed_latency_us") * US,
+        allreduce_alpha_per_doubling_s=g("allreduce", "latency_per_doubling_us") * US,
         allreduce_fraction=g("allreduce", "link_fraction"),
         allreduce_scaleout_alpha_s=g("allreduce_scaleout", "fixed_latency_us") * US,
+        allreduce_scaleout_alpha_per_doubling_s=g("allreduce_scaleout", "latency_per_doubling_us") * US,
         allreduce_scaleout_fraction=g("allreduce_scaleout", "link_fraction"),
         alltoall_alpha_s=g("alltoall", "fixed_latency_us") * US,
         alltoall_fraction=g("alltoall", "link_fraction"),
@@ -101,8 +123,9 @@ def build_step_model(system: System, model: Model, rp: ResolvedPrecision, factor
         gemm=roof("gemm", rp.gemm_efficiency_key, rp.gemm_math),
         gemm_bf16=roof("gemm", "bf16", "bf16"),
         moe=roof("moe", rp.gemm_efficiency_key, rp.gemm_math),
-        attention_decode=roof("attention_decode", rp.kv_efficiency_key, rp.kv_math),
-        attention_prefill=roof("attention_prefill", rp.kv_efficiency_key, rp.kv_math, with_memory=False),
+        attention_decode=roof("attention_decode", rp.kv_efficiency_key, rp.kv_math, ramp=False),
+        attention_prefill=roof("attention_prefill", rp.kv_efficiency_key, rp.kv_math, with_memory=False,
+                               ramp=False),
         links=links,
         layer_fixed_s=g("layer", "fixed_latency_us") * US,
         step_fixed_s=g("step", "fixed_latency_us") * US,
@@ -137,15 +160,25 @@ class _Sum:
         self.compute, self.memory, self.latency, self.comm = z(), z(), z(), z()
         self.ops: dict[str, np.ndarray] = {}
 
-    def op(self, name: str, count: float, flops, nbytes, roof: Roofline, kernels: float = 1.0, active=True):
-        t_compute = flops / roof.flops_per_s
-        t_memory = nbytes / roof.bytes_per_s
-        fixed = np.where(active, roof.fixed_s * kernels, 0.0)
-        compute_bound = t_compute >= t_memory
-        self.compute += count * np.where(compute_bound, t_compute, 0.0)
-        self.memory += count * np.where(compute_bound, 0.0, t_memory)
-        self.latency += count * fixed
-        self.ops[name] = self.ops.get(name, 0.0) + count * (np.maximum(t_compute, t_memory) + fixed)
+    def op(self, name: str, count: float, flops, nbytes, roof: Roofline, kernels: float = 1.0, active=True,
+           tokens_m=None):
+        """t = max(compute, memory, τ) per kernel: τ is a floor, hidden under long kernels.
+
+        ``tokens_m``: rows of the matrix multiply, for the efficiency ramp (None: no ramp, e.g. attention).
+        """
+        rate = roof.flops_per_s if tokens_m is None else roof.compute_rate(tokens_m)
+        t_compute = flops / rate / kernels
+        t_memory = nbytes / roof.bytes_per_s / kernels
+        floor = np.where(active, roof.fixed_s, 0.0)
+        t_roof = np.maximum(t_compute, t_memory)
+        latency_bound = floor > t_roof
+        compute_bound = ~latency_bound & (t_compute >= t_memory)
+        memory_bound = ~latency_bound & ~compute_bound
+        n = count * kernels
+        self.compute += n * np.where(compute_bound, t_compute, 0.0)
+        self.memory += n * np.where(memory_bound, t_memory, 0.0)
+        self.latency += n * np.where(latency_bound, floor, 0.0)
+        self.ops[name] = self.ops.get(name, 0.0) + n * np.maximum(t_roof, floor)
 
     def collective(self, name: str, count: float, parts: tuple[np.ndarray, np.ndarray]):
         alpha, transfer = parts
@@ -183,7 +216,7 @@ def step_time(sm: StepModel, layout: Layout, decode_tokens, decode_context, pref
     def gemm(name, count, params_per_gpu, d_in, d_out, toks, bytes_per_param, roof, kernels=1.0):
         flops = 2.0 * toks * params_per_gpu
         nbytes = params_per_gpu * bytes_per_param + toks * (d_in + d_out) * ACTIVATION_BYTES
-        acc.op(name, count, flops, nbytes, roof, kernels)
+        acc.op(name, count, flops, nbytes, roof, kernels, tokens_m=toks)
 
     p = arch.attention_params(m)
     if m.is_mla:
@@ -240,11 +273,13 @@ def step_time(sm: StepModel, layout: Layout, decode_tokens, decode_context, pref
         expert_tp = layout.expert_tp.astype(float)
         group = tp * dp
         routed = tokens * dp  # tokens entering the MoE group this step
-        touched_local = moe_math.experts_touched(m.experts, m.experts_per_token, routed) / ep
+        touched = moe_math.experts_touched(m.experts, m.experts_per_token, routed)
+        touched_local = touched / ep
         flops = 2.0 * routed * m.experts_per_token * expert / group
         nbytes = touched_local * expert / expert_tp * rp.quantized_weight_bytes \
             + routed * m.experts_per_token / group * 2.0 * h * ACTIVATION_BYTES
-        acc.op("moe_experts", Lm, flops, nbytes, sm.moe)
+        rows_per_expert = routed * m.experts_per_token / np.maximum(touched, 1e-9)
+        acc.op("moe_experts", Lm, flops, nbytes, sm.moe, tokens_m=rows_per_expert)
         router_roof = sm.gemm_bf16 if "router" in m.unquantized_tensors else sm.gemm
         gemm("moe_router", Lm, float(arch.router_params(m)), h, m.experts, tokens,
              tensor_bytes(m, rp, "router"), router_roof)
