@@ -70,12 +70,15 @@ def total_params(m: Model) -> int:
 
 
 def active_params(m: Model) -> int:
-    """Parameters touched by one token: every dense tensor, k routed + E_s shared experts per MoE layer."""
+    """Parameters multiplied by one token: every dense tensor, k routed + E_s shared experts per MoE layer and
+    the lm_head; the input embedding is a lookup and is left out (2 FLOPs per active parameter per token).
+
+    Model cards differ here: gpt-oss's 5.1B excludes the embedding, DeepSeek's 37B includes its 0.9B.
+    """
     attention = sum(attention_params(m).values()) * m.layers
     dense = dense_mlp_params(m) * m.dense_layers
     moe = ((m.experts_per_token + m.shared_experts) * expert_params(m) + router_params(m)) * m.moe_layers
-    head = 0 if m.tie_word_embeddings else lm_head_params(m)
-    return attention + dense + moe + embedding_params(m) + head
+    return attention + dense + moe + lm_head_params(m)
 
 
 def kv_elements_per_token_per_layer(m: Model) -> int:

@@ -79,7 +79,7 @@ def evaluate(catalog: Catalog, factors: Factors, system_id: str, model_id: str, 
             out[col] = np.where(ok, values, "")
         else:
             out[col] = np.where(ok, values.astype(float), np.nan)
-    out["gpus"] = np.where(ok, layout.gpus, np.nan)
+    out["gpus"] = layout.gpus
     out["running_batch_per_rank"] = np.where(ok, r["running_batch_per_rank"], np.nan)
     out["weight_gib_per_gpu"] = np.where(ok, weights_gib, np.nan)
     out["decode_step_s"] = np.where(ok, r["decode_step_s"], np.nan)

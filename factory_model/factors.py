@@ -182,7 +182,7 @@ def available_profiles(data_dir: Path | None = None) -> list[str]:
     """Calibration profiles on disk, plus 'uncalibrated' (priors only)."""
     d = (Path(data_dir) if data_dir else DATA_DIR) / CALIBRATION_DIR_NAME
     found = sorted(p.stem for p in d.glob("*.csv")) if d.is_dir() else []
-    return found + [UNCALIBRATED]
+    return sorted(set(found) | {DEFAULT_PROFILE}) + [UNCALIBRATED]
 
 
 @functools.lru_cache(maxsize=16)

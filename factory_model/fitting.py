@@ -138,14 +138,20 @@ class FitResult:
 
 
 def fit(backend: str = "best", *, reference: pd.DataFrame | None = None, catalog: Catalog | None = None,
-        base: Factors | None = None, max_nfev: int = 60) -> FitResult:
-    """Fit on the training configurations of the reference set; return before/after error tables."""
+        base: Factors | None = None, max_nfev: int = 60,
+        only: list[tuple[str, str, str, str]] | None = None) -> FitResult:
+    """Fit on the training configurations of the reference set; return before/after error tables.
+
+    ``only`` restricts the fit to the listed (system, precision, op_class, parameter) keys.
+    """
     catalog = catalog or load_catalog()
     base = base or load_factors(UNCALIBRATED)
     points = select(reference if reference is not None else load_reference(), backend).reset_index(drop=True)
     held = holdout_mask(points)
     train = points[~held].reset_index(drop=True)
     params = fitted_parameters(train, catalog)
+    if only is not None:
+        params = [Parameter(*key) for key in only]
     prior = np.array([_prior(base, p) for p in params])
     lower = np.array([BOUNDS[p.parameter][0] for p in params])
     upper = np.array([BOUNDS[p.parameter][1] for p in params])

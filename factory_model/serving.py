@@ -88,6 +88,7 @@ def aggregated(sm: StepModel, factors: Factors, layout: Layout, concurrency, isl
         "running_batch_per_rank": running,
         "mixed_step_fraction": f_mix,
         "decode_step_s": decode_only.total_s,
+        "decode_speed_of_light_s": decode_only.speed_of_light_s,
         "mixed_step_s": mixed.total_s,
         "bound": decode_only.bound,
         "weight_bytes_per_gpu": mem["weight_bytes_per_gpu"],

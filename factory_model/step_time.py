@@ -24,8 +24,8 @@ Op classes (efficiency factors in data/efficiency_factors.csv, looked up in fact
 * ``moe``: the routed-expert grouped GEMM; weight bytes count only experts the step's tokens touch (moe.py).
 * ``attention_decode``: reads every decoding sequence's KV cache (memory-bound except MLA at long context).
 * ``attention_prefill``: causal attention of the prompt chunk (compute-bound).
-* collectives (communication.py): tp all-reduce after attention and after each MLP; expert-parallel
-  dispatch + combine all-to-all around MoE layers when ep > 1 or dp_attention > 1; pipeline hand-offs.
+* collectives (communication.py): tp all-reduce after attention and after each MLP or MoE layer; with
+  attention-DP, expert dispatch + combine all-to-all around MoE layers instead; pipeline hand-offs.
 
 All array arguments broadcast against the layout (N deployments); everything is numpy, no Python loop over N.
 With pp > 1 the formulas give the time for one micro-batch to cross all stages (= TPOT of its sequences).
@@ -65,6 +65,8 @@ class Roofline:
     bytes_per_s: float
     fixed_s: float
     half_efficiency_tokens: float = 0.0
+    peak_flops_per_s: float = 0.0   # datasheet peak, for the speed-of-light bound
+    peak_bytes_per_s: float = 0.0
 
     def compute_rate(self, tokens_m) -> np.ndarray:
         """Achieved FLOP/s of a matrix multiply with ``tokens_m`` rows."""
@@ -99,7 +101,8 @@ def build_step_model(system: System, model: Model, rp: ResolvedPrecision, factor
         eta_b = factors.get(s, key, op_class, "memory_fraction") if with_memory else 1.0
         half = factors.get(s, key, op_class, "half_efficiency_tokens") if ramp else 0.0
         return Roofline(system.peak_flops(math) * eta_f, bw * eta_b,
-                        factors.get(s, key, op_class, "fixed_latency_us") * US, half)
+                        factors.get(s, key, op_class, "fixed_latency_us") * US, half,
+                        system.peak_flops(math), bw)
 
     g = lambda op, par: factors.get(s, "*", op, par)  # noqa: E731 - collectives do not depend on precision
     links = LinkFactors(
@@ -137,7 +140,9 @@ class StepTime:
     """Seconds per step (N,), split by what bounds it, and per op (for breakdown tables).
 
     compute / memory: roofline time of ops bound by FLOP/s or by HBM bytes; latency: fixed kernel, layer, step
-    and collective start-up times; communication: bandwidth time of collectives.
+    and collective start-up times; communication: bandwidth time of collectives. ``speed_of_light_s`` is the
+    hardware bound max(Σ FLOPs / peak, Σ bytes / HBM bandwidth) at 100 % efficiency with no latencies and
+    no communication: no step can be faster.
     """
 
     total_s: np.ndarray
@@ -145,6 +150,7 @@ class StepTime:
     memory_s: np.ndarray
     latency_s: np.ndarray
     communication_s: np.ndarray
+    speed_of_light_s: np.ndarray
     ops_s: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
@@ -158,6 +164,7 @@ class _Sum:
     def __init__(self, n: int):
         z = lambda: np.zeros(n)  # noqa: E731
         self.compute, self.memory, self.latency, self.comm = z(), z(), z(), z()
+        self.sol_compute, self.sol_memory = z(), z()
         self.ops: dict[str, np.ndarray] = {}
 
     def op(self, name: str, count: float, flops, nbytes, roof: Roofline, kernels: float = 1.0, active=True,
@@ -175,6 +182,8 @@ class _Sum:
         compute_bound = ~latency_bound & (t_compute >= t_memory)
         memory_bound = ~latency_bound & ~compute_bound
         n = count * kernels
+        self.sol_compute += count * flops / roof.peak_flops_per_s
+        self.sol_memory += count * nbytes / roof.peak_bytes_per_s
         self.compute += n * np.where(compute_bound, t_compute, 0.0)
         self.memory += n * np.where(memory_bound, t_memory, 0.0)
         self.latency += n * np.where(latency_bound, floor, 0.0)
@@ -287,7 +296,11 @@ def step_time(sm: StepModel, layout: Layout, decode_tokens, decode_context, pref
             shared_roof = sm.gemm_bf16 if "shared_experts" in m.unquantized_tensors else sm.gemm
             gemm("moe_shared_experts", Lm, m.shared_experts * expert / tp, h, h, tokens,
                  tensor_bytes(m, rp, "shared_experts"), shared_roof, kernels=2.0)
-        tp_only = (ep <= 1) & (dp <= 1)
+        # Without attention-DP every GPU of the tp group already holds every token after the attention
+        # all-reduce: each GPU runs its local experts (or expert slices) on the tokens routed to them and one
+        # all-reduce combines the outputs, whatever ep is. With attention-DP, tokens live on their DP rank and
+        # must be dispatched to the experts' GPUs and combined back (all-to-all, or all-gather + reduce-scatter).
+        tp_only = dp <= 1
         ar = allreduce_time(act_message, tp, links)
         copies = np.minimum(moe_math.destination_ranks(ep, m.experts_per_token) * expert_tp, group)
         sent = tokens / tp * copies * h
@@ -308,4 +321,5 @@ def step_time(sm: StepModel, layout: Layout, decode_tokens, decode_context, pref
     acc.collective("pipeline_p2p", 1.0, ((pp - 1) * alpha, (pp - 1) * transfer))
 
     total = acc.compute + acc.memory + acc.latency + acc.comm
-    return StepTime(total, acc.compute, acc.memory, acc.latency, acc.comm, acc.ops)
+    sol = np.maximum(acc.sol_compute, acc.sol_memory)
+    return StepTime(total, acc.compute, acc.memory, acc.latency, acc.comm, sol, acc.ops)

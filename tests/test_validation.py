@@ -1,0 +1,107 @@
+"""The calibrated model against the measured reference set, and the fit machinery."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from factory_model.catalog import DATA_DIR
+from factory_model.factors import load_factors, read_factor_csv
+from factory_model.fitting import fit, holdout_mask, profile_rows
+from factory_model.reference import clean, load_reference, select
+from factory_model.validation import validate
+
+# Thresholds set from what the calibrated model achieves (closing note of the model-core issue: overall TPOT
+# MdAPE 7.5 %, throughput 7.5 %, TTFT 36 %), with headroom so a refit does not trip them by noise.
+MAX_TPOT_MDAPE = 12.0
+MAX_TPUT_MDAPE = 12.0
+MAX_TTFT_MDAPE = 50.0
+MAX_GROUP_TPOT_MDAPE = 30.0
+
+
+@pytest.fixture(scope="module")
+def validated():
+    return validate()
+
+
+def test_validate_overall_error(validated):
+    _, summary = validated
+    overall = summary.set_index("system").loc["all"]
+    assert overall["points"] > 500
+    assert overall["not_run"] == 0
+    assert overall["tpot_mdape_pct"] <= MAX_TPOT_MDAPE
+    assert overall["output_tokens_per_s_per_gpu_mdape_pct"] <= MAX_TPUT_MDAPE
+    assert overall["ttft_mdape_pct"] <= MAX_TTFT_MDAPE
+
+
+def test_validate_every_group(validated):
+    _, summary = validated
+    groups = summary[summary["system"] != "all"]
+    assert len(groups) == 9
+    assert (groups["tpot_mdape_pct"] <= MAX_GROUP_TPOT_MDAPE).all(), groups
+
+
+def test_calibration_improves_on_priors(validated):
+    _, after = validated
+    _, before = validate("uncalibrated")
+    a = after.set_index("system").loc["all"]
+    b = before.set_index("system").loc["all"]
+    assert a["tpot_mdape_pct"] < b["tpot_mdape_pct"]
+    assert a["ttft_mdape_pct"] < b["ttft_mdape_pct"]
+
+
+def test_per_framework_selection():
+    _, trt = validate(backend="trtllm")
+    _, vllm = validate(backend="vllm")
+    assert trt.set_index("system").loc["all", "points"] > 0
+    assert vllm.set_index("system").loc["all", "points"] > 0
+
+
+def test_clean_drops_mislabelled_duplicates():
+    ref = load_reference()
+    kept, excluded = clean(ref)
+    assert len(excluded) > 0
+    assert (excluded["gpus"] > 8).any()
+    keys = ["system", "model", "precision", "backend", "isl", "osl", "concurrency", "ttft_ms", "tpot_ms"]
+    assert not kept.duplicated(keys).any()
+    best = select(ref)
+    assert not best.duplicated(["system", "model", "precision", "isl", "osl", "tp", "dp_attention", "moe_tp",
+                                "moe_ep", "concurrency"]).any()
+
+
+def test_holdout_is_deterministic_and_spread():
+    points = select(load_reference())
+    a, b = holdout_mask(points), holdout_mask(points)
+    assert (a == b).all()
+    assert 0.15 < a.mean() < 0.25
+    assert points[a]["system"].nunique() == points["system"].nunique()
+
+
+def test_default_profile_has_provenance():
+    rows = read_factor_csv(DATA_DIR / "calibration" / "default.csv")
+    assert rows
+    fitted = [r for r in rows if r.source.startswith("fit ")]
+    assert fitted and all("measured_agg_points.csv" in r.source and "sha256" in r.source for r in fitted)
+    transferred = [r for r in rows if r.source.startswith("transferred")]
+    assert {r.system for r in transferred} >= {"gb200-nvl72", "b300-sxm", "gb300-nvl72"}
+
+
+def test_fit_recovers_a_known_factor():
+    """Synthetic measurements from the model itself with one factor changed: the fit moves toward it."""
+    ref = select(load_reference())
+    part = ref[(ref["system"] == "h200-sxm") & (ref["model"] == "llama-3.1-70b")].reset_index(drop=True)
+    base = load_factors("uncalibrated")
+    layer = ("h200-sxm", "*", "layer", "fixed_latency_us")
+    memory = ("h200-sxm", "fp8", "gemm", "memory_fraction")
+    truth = base.with_overrides({layer: 30.0, memory: 0.6})
+    from factory_model.reference import predict
+    synthetic = predict(part, truth)
+    part = part.assign(ttft_ms=synthetic["pred_ttft_ms"], tpot_ms=synthetic["pred_tpot_ms"],
+                       output_tokens_per_s_per_gpu=synthetic["pred_output_tokens_per_s_per_gpu"], backend="trtllm")
+    result = fit(reference=part, base=base, max_nfev=40, only=[layer, memory])
+    fitted = dict(zip([p.key for p in result.parameters], result.fitted))
+    assert fitted[layer] == pytest.approx(30.0, abs=3.0)
+    assert fitted[memory] == pytest.approx(0.6, abs=0.03)
+    assert result.after.set_index("system").loc["all", "tpot_mdape_pct"] < 1.0
+    rows = profile_rows(result)
+    assert {r.system for r in rows} == {"h200-sxm", "mi300x", "mi325x", "mi355x"}  # AMD borrows H200's fit
+    assert all(r.source for r in rows)
