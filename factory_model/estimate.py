@@ -179,11 +179,11 @@ def estimate_table(scenarios, *, profile: str = DEFAULT_PROFILE, catalog: Catalo
     frame = read_scenarios(scenarios, catalog).reset_index(drop=True)
     columns = RESULT_COLUMNS + (EXTRA_COLUMNS if details else []) + ["reason", "note"]
     results = {c: np.empty(len(frame), dtype=object) for c in columns}
+    numbers = {c: frame[c].to_numpy() for c in INTEGER_COLUMNS}
     for (system, model, precision), idx in frame.groupby(["system", "model", "precision"], sort=False).indices.items():
-        g = frame.iloc[idx]
-        layout = Layout.of(g["tp"].to_numpy(), g["ep"].to_numpy(), g["dp_attention"].to_numpy(), g["pp"].to_numpy())
-        r = evaluate(catalog, factors, system, model, precision, layout, g["isl"].to_numpy(),
-                     g["osl"].to_numpy(), g["concurrency"].to_numpy())
+        g = {c: v[idx] for c, v in numbers.items()}
+        layout = Layout.of(g["tp"], g["ep"], g["dp_attention"], g["pp"])
+        r = evaluate(catalog, factors, system, model, precision, layout, g["isl"], g["osl"], g["concurrency"])
         for c in columns:
             results[c][idx] = r[c]
     out = frame.copy()

@@ -61,15 +61,18 @@ def aggregated(sm: StepModel, factors: Factors, layout: Layout, concurrency, isl
     f_mix = np.clip(demand / chunk, 0.0, 1.0)
     context = isl + osl / 2.0
 
-    decode_only = step_time(sm, layout, decode_seqs, context)
-    mixed = step_time(sm, layout, decode_seqs, context, chunk, isl)
-    tpot = f_mix * mixed.total_s + (1.0 - f_mix) * decode_only.total_s
-
     q = factors.serving("ttft_queue_factor")
     prompt_tokens = isl * (1.0 + q * np.maximum(micro - 1.0, 0.0))
     first_chunk = np.minimum(prompt_tokens, chunk)
-    first_step = step_time(sm, layout, decode_seqs, context, first_chunk, isl)
-    ttft_run = np.maximum(prompt_tokens / chunk, 1.0) * first_step.total_s + 0.5 * decode_only.total_s
+
+    # three kinds of step, evaluated in one vectorised call: decode-only, mixed (decode + a full prefill
+    # chunk), and the step that carries a new request's prompt
+    stacked = Layout(*(np.concatenate([a, a, a]) for a in (layout.tp, layout.ep, layout.dp, layout.pp)))
+    steps = step_time(sm, stacked, np.tile(decode_seqs, 3), np.tile(context, 3),
+                      np.concatenate([np.zeros(n), chunk, first_chunk]), np.tile(isl, 3))
+    decode_s, mixed_s, first_s = np.split(steps.total_s, 3)
+    tpot = f_mix * mixed_s + (1.0 - f_mix) * decode_s
+    ttft_run = np.maximum(prompt_tokens / chunk, 1.0) * first_s + 0.5 * decode_s
 
     request_s = ttft_run + (osl - 1.0) * tpot
     queue_wait = np.where(running > 0, (wanted / np.maximum(running, 1e-9) - 1.0) * request_s, np.inf)
@@ -87,10 +90,10 @@ def aggregated(sm: StepModel, factors: Factors, layout: Layout, concurrency, isl
         "max_batch_per_rank": b_max,
         "running_batch_per_rank": running,
         "mixed_step_fraction": f_mix,
-        "decode_step_s": decode_only.total_s,
-        "decode_speed_of_light_s": decode_only.speed_of_light_s,
-        "mixed_step_s": mixed.total_s,
-        "bound": decode_only.bound,
+        "decode_step_s": decode_s,
+        "decode_speed_of_light_s": steps.speed_of_light_s[:n],
+        "mixed_step_s": mixed_s,
+        "bound": steps.bound[:n],
         "weight_bytes_per_gpu": mem["weight_bytes_per_gpu"],
         "kv_bytes_per_sequence_per_gpu": mem["kv_bytes_per_sequence_per_gpu"],
         "free_bytes_per_gpu": mem["free_bytes_per_gpu"],

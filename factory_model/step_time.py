@@ -161,11 +161,16 @@ class StepTime:
 
 
 class _Sum:
-    def __init__(self, n: int):
+    def __init__(self, n: int, with_ops: bool):
         z = lambda: np.zeros(n)  # noqa: E731
         self.compute, self.memory, self.latency, self.comm = z(), z(), z(), z()
         self.sol_compute, self.sol_memory = z(), z()
+        self.with_ops = with_ops
         self.ops: dict[str, np.ndarray] = {}
+
+    def _record(self, name: str, seconds) -> None:
+        if self.with_ops:
+            self.ops[name] = self.ops.get(name, 0.0) + seconds
 
     def op(self, name: str, count: float, flops, nbytes, roof: Roofline, kernels: float = 1.0, active=True,
            tokens_m=None):
@@ -174,35 +179,39 @@ class _Sum:
         ``tokens_m``: rows of the matrix multiply, for the efficiency ramp (None: no ramp, e.g. attention).
         """
         rate = roof.flops_per_s if tokens_m is None else roof.compute_rate(tokens_m)
-        t_compute = flops / rate / kernels
-        t_memory = nbytes / roof.bytes_per_s / kernels
-        floor = np.where(active, roof.fixed_s, 0.0)
+        n = count * kernels
+        t_compute = flops * (1.0 / kernels) / rate
+        t_memory = nbytes * (1.0 / (kernels * roof.bytes_per_s))
+        floor = roof.fixed_s if active is True else np.where(active, roof.fixed_s, 0.0)
         t_roof = np.maximum(t_compute, t_memory)
         latency_bound = floor > t_roof
-        compute_bound = ~latency_bound & (t_compute >= t_memory)
-        memory_bound = ~latency_bound & ~compute_bound
-        n = count * kernels
-        self.sol_compute += count * flops / roof.peak_flops_per_s
-        self.sol_memory += count * nbytes / roof.peak_bytes_per_s
-        self.compute += n * np.where(compute_bound, t_compute, 0.0)
-        self.memory += n * np.where(memory_bound, t_memory, 0.0)
-        self.latency += n * np.where(latency_bound, floor, 0.0)
-        self.ops[name] = self.ops.get(name, 0.0) + n * np.maximum(t_roof, floor)
+        roof_time = np.where(latency_bound, 0.0, t_roof) * n
+        compute_share = np.where(t_compute >= t_memory, roof_time, 0.0)
+        self.compute += compute_share
+        self.memory += roof_time - compute_share
+        self.latency += np.where(latency_bound, floor * n, 0.0)
+        self.sol_compute += flops * (count / roof.peak_flops_per_s)
+        self.sol_memory += nbytes * (count / roof.peak_bytes_per_s)
+        if self.with_ops:
+            self._record(name, n * np.maximum(t_roof, floor))
 
     def collective(self, name: str, count: float, parts: tuple[np.ndarray, np.ndarray]):
         alpha, transfer = parts
         self.latency += count * alpha
         self.comm += count * transfer
-        self.ops[name] = self.ops.get(name, 0.0) + count * (alpha + transfer)
+        self._record(name, count * (alpha + transfer))
 
     def fixed(self, name: str, seconds):
         self.latency += seconds
-        self.ops[name] = self.ops.get(name, 0.0) + seconds
+        self._record(name, seconds)
 
 
 def step_time(sm: StepModel, layout: Layout, decode_tokens, decode_context, prefill_tokens=0.0,
-              prefill_isl=1.0) -> StepTime:
-    """Time of one iteration for each of N deployments (see module docstring for the formula)."""
+              prefill_isl=1.0, *, with_ops: bool = False) -> StepTime:
+    """Time of one iteration for each of N deployments (see module docstring for the formula).
+
+    ``with_ops=True`` also returns the time of every op (``ops_s``), for breakdown tables.
+    """
     m, rp, links = sm.model, sm.precision, sm.links
     n = len(layout)
     tp = layout.tp.astype(float)
@@ -215,7 +224,7 @@ def step_time(sm: StepModel, layout: Layout, decode_tokens, decode_context, pref
     isl = np.maximum(np.broadcast_to(np.asarray(prefill_isl, dtype=float), (n,)), 1.0)
     tokens = d_tok + p_tok
     h = m.hidden_size
-    acc = _Sum(n)
+    acc = _Sum(n, with_ops)
     L = m.layers
 
     # --- attention projections (per layer) ---------------------------------------------------------------

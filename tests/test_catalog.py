@@ -1,8 +1,6 @@
 """Catalogs load, every number has a source, and bad files fail loudly with file and key named."""
 
 import shutil
-from pathlib import Path
-
 import pytest
 
 from factory_model.catalog import DATA_DIR, flatten_sourced, load_catalog
@@ -106,6 +104,19 @@ def test_missing_catalog_file(data_copy):
 
 
 def test_every_efficiency_row_is_sourced(priors):
+    assert priors.rows()
     for row in priors.rows():
         assert row.source.strip()
-        assert Path(DATA_DIR, "efficiency_factors.csv").exists()
+
+
+def test_every_source_key_resolves():
+    """Each [KEY] cited anywhere in data/ has an address in data/sources.yaml."""
+    import re
+
+    import yaml
+
+    keys = yaml.safe_load((DATA_DIR / "sources.yaml").read_text())["keys"]
+    for path in list(DATA_DIR.glob("*.yaml")) + list(DATA_DIR.glob("*.csv")):
+        for key in re.findall(r"\[([A-Z][A-Z0-9-]+)\]", path.read_text()):
+            assert key in keys, (path.name, key)
+            assert keys[key].strip()

@@ -43,7 +43,7 @@ def test_memory_bound_decode_matches_hand_roofline(catalog, priors):
 
 def test_collectives_only_with_parallelism(catalog, priors):
     sm = _scenario(catalog, priors, "h200-sxm", "llama-3.1-70b", "fp8")
-    t = step_time(sm, Layout.of([1, 8]), decode_tokens=8, decode_context=1024)
+    t = step_time(sm, Layout.of([1, 8]), decode_tokens=8, decode_context=1024, with_ops=True)
     assert t.ops_s["allreduce_attention"][0] == 0
     assert t.ops_s["allreduce_attention"][1] > 0
     assert t.communication_s[0] == 0
@@ -52,8 +52,9 @@ def test_collectives_only_with_parallelism(catalog, priors):
 def test_scale_out_is_slower_than_nvlink(catalog, priors):
     """DeepSeek-R1 over 16 GPUs: the all-reduce crosses HGX nodes on H200 but stays in NVL72 on GB200."""
     layout = Layout.of(16)
-    hgx = step_time(_scenario(catalog, priors, "b200-sxm", "deepseek-r1", "fp8"), layout, 64, 2048)
-    nvl = step_time(_scenario(catalog, priors, "gb200-nvl72", "deepseek-r1", "fp8"), layout, 64, 2048)
+    hgx = step_time(_scenario(catalog, priors, "b200-sxm", "deepseek-r1", "fp8"), layout, 64, 2048, with_ops=True)
+    nvl = step_time(_scenario(catalog, priors, "gb200-nvl72", "deepseek-r1", "fp8"), layout, 64, 2048,
+                    with_ops=True)
     assert hgx.ops_s["allreduce_attention"][0] > 2 * nvl.ops_s["allreduce_attention"][0]
 
 
