@@ -194,6 +194,8 @@ class System:
     scale_out_bandwidth_gb_s: float
     gpu_tdp_w: float
     all_in_power_kw_per_gpu: float
+    it_power_kw_per_gpu: float
+    gpus_per_rack: int
     capex_usd_per_gpu: float
     gpu_hour_usd: dict[str, float]
     sources: dict[str, str] = field(default_factory=dict, compare=False)
@@ -235,6 +237,8 @@ def parse_system(system_id: str, entry: dict, where: str) -> System:
         scale_out_bandwidth_gb_s=f.number("scale_out_bandwidth_gb_s"),
         gpu_tdp_w=f.number("gpu_tdp_w"),
         all_in_power_kw_per_gpu=f.number("all_in_power_kw_per_gpu"),
+        it_power_kw_per_gpu=f.number("it_power_kw_per_gpu"),
+        gpus_per_rack=f.number("gpus_per_rack", integer=True),
         capex_usd_per_gpu=f.number("capex_usd_per_gpu"),
         gpu_hour_usd=tiers,
         sources=f.sources(),

@@ -176,6 +176,121 @@ def cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------ frontier, compare
+
+
+FRONTIER_TABLE_COLUMNS = [
+    "serving", "tp", "ep", "dp_attention", "pp", "concurrency", "prefill_gpus", "decode_gpus",
+    "tokens_per_s_per_user", "output_tokens_per_s_per_gpu", "tokens_per_s_per_mw", "ttft_s", "tpot_s",
+    "price_output_usd_per_m", "revenue_usd_per_mw_hour", "cost_per_m_output_tokens_usd", "profit_usd_per_mw_hour",
+]
+
+
+def _economics_from_args(args: argparse.Namespace):
+    from .economics import options
+
+    return options(price_curve=args.price_curve, input_usd_per_m=args.input_price, output_usd_per_m=args.output_price,
+                   utilisation=args.utilisation, cost_basis=args.cost_basis, gpu_hour_tier=args.gpu_hour_tier,
+                   gpu_hour_usd=args.gpu_hour_usd, electricity_usd_per_kwh=args.electricity_usd_per_kwh)
+
+
+def _frontier_kwargs(args: argparse.Namespace) -> dict:
+    return dict(serving=args.serving, mw=args.mw, pue=args.pue, kw_per_gpu=args.kw_per_gpu,
+                ttft_max_s=args.ttft_max_s, tpot_max_s=args.tpot_max_s,
+                min_tokens_per_s_per_user=args.min_tokens_per_s_per_user, mtp_tokens=args.mtp,
+                mtp_acceptance=args.mtp_acceptance, economics=_economics_from_args(args), profile=args.profile)
+
+
+def cmd_frontier(args: argparse.Namespace) -> int:
+    from .scenario import frontier, summary
+
+    frame = frontier(args.system, args.model, args.precision, args.isl, args.osl, **_frontier_kwargs(args))
+    if args.format != "table":
+        _print_frame(frame, args.format)
+        return 0
+    a = frame.attrs
+    print(f"{args.system} · {args.model} · {args.precision} · isl {a['isl']} / osl {a['osl']} · "
+          f"{a['mw']:g} MW = {a['racks']} racks, {a['factory_gpus']} GPUs at {a['kw_per_gpu']:.3g} kW/GPU "
+          f"({a['power_basis']}); {a['candidates']} deployments searched")
+    if a.get("note"):
+        print(f"note: {a['note']}")
+    if not len(frame):
+        print(f"empty frontier: {a['reason']}")
+        return 0
+    _print_frame(frame[FRONTIER_TABLE_COLUMNS], "table")
+    s = summary(frame)
+    print(f"\nmax {s['max_tokens_per_s_per_mw']:,.0f} output tokens/s per MW; max {s['max_tokens_per_s_per_user']:.1f} "
+          f"tokens/s/user; max revenue ${s['max_revenue_usd_per_mw_hour']:,.0f}/MW-h at "
+          f"{s['tokens_per_s_per_user_at_max_revenue']:.1f} tok/s/user; max profit "
+          f"${s['max_profit_usd_per_mw_hour']:,.0f}/MW-h at {s['tokens_per_s_per_user_at_max_profit']:.1f} tok/s/user")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .scenario import compare
+
+    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    precisions = [p.strip() for p in args.precision.split(",")]
+    precision = precisions[0] if len(precisions) == 1 else precisions
+    at = [float(v) for v in args.at.split(",")] if args.at else None
+    kwargs = _frontier_kwargs(args)
+    table, frontiers = compare(systems, args.model, precision, args.isl, args.osl,
+                               **({"at": at} if at else {}), **kwargs)
+    if args.format != "table":
+        _print_frame(table, args.format)
+        return 0
+    print(f"{args.model} · isl {args.isl} / osl {args.osl}: output tokens/s per MW at each tokens/s/user "
+          f"(NaN: that system cannot serve so fast); ratios against {systems[0]}")
+    _print_frame(table, "table")
+    for system, frame in frontiers.items():
+        if frame.attrs.get("reason"):
+            print(f"{system}: empty frontier: {frame.attrs['reason']}")
+    return 0
+
+
+def cmd_claims(args: argparse.Namespace) -> int:
+    from .claims import evaluate_claims
+
+    frame = evaluate_claims(profile=args.profile)
+    if args.format == "json":
+        print(json.dumps(_records(frame), indent=2, ensure_ascii=False))
+    elif args.format == "csv":
+        sys.stdout.write(frame.to_csv(index=False))
+    else:
+        for row in frame.itertuples():
+            print(f"[{row.id}] {row.claim}\n    claimed {_fmt(row.claimed_value)} {row.unit} · model "
+                  f"{_fmt(row.model_value)} {row.unit} · {row.verdict}\n    assumptions: {row.assumptions}\n"
+                  f"    source: {row.source}\n")
+    return 0
+
+
+def _add_frontier_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True)
+    p.add_argument("--isl", type=int, required=True, help="input tokens per request")
+    p.add_argument("--osl", type=int, required=True, help="output tokens per request")
+    p.add_argument("--serving", choices=("agg", "disagg", "best"), default="best")
+    p.add_argument("--mw", type=float, default=1.0, help="facility power, all-in MW (default 1)")
+    power = p.add_mutually_exclusive_group()
+    power.add_argument("--pue", type=float, help="use the catalog's IT kW/GPU x this PUE")
+    power.add_argument("--kw-per-gpu", type=float, dest="kw_per_gpu", help="all-in kW per GPU")
+    p.add_argument("--ttft-max-s", type=float, dest="ttft_max_s")
+    p.add_argument("--tpot-max-s", type=float, dest="tpot_max_s")
+    p.add_argument("--min-tokens-per-s-per-user", type=float, dest="min_tokens_per_s_per_user")
+    p.add_argument("--mtp", type=int, default=0, help="speculative/MTP draft tokens per step")
+    p.add_argument("--mtp-acceptance", type=float, default=0.0, dest="mtp_acceptance",
+                   help="acceptance probability of each draft token")
+    p.add_argument("--price-curve", choices=("flat", "tiered", "fitted"), dest="price_curve")
+    p.add_argument("--input-price", type=float, dest="input_price", help="USD per 1M input tokens (list price)")
+    p.add_argument("--output-price", type=float, dest="output_price", help="USD per 1M output tokens (list price)")
+    p.add_argument("--utilisation", type=float)
+    p.add_argument("--cost-basis", choices=("tier", "buildup"), dest="cost_basis")
+    p.add_argument("--gpu-hour-tier", choices=("hyperscaler", "neocloud", "rental"), dest="gpu_hour_tier")
+    p.add_argument("--gpu-hour-usd", type=float, dest="gpu_hour_usd", help="all-in cost per GPU-hour")
+    p.add_argument("--electricity-usd-per-kwh", type=float, dest="electricity_usd_per_kwh")
+    p.add_argument("--profile", default=DEFAULT_PROFILE)
+    p.add_argument("--format", choices=FORMATS, default="table")
+
+
 # ------------------------------------------------------------------------------------------------- parser
 
 
@@ -205,6 +320,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default=DEFAULT_PROFILE, help="calibration profile (default: %(default)s)")
     p.add_argument("--details", action="store_true", help="add running batch, weights per GPU, step times")
     p.set_defaults(func=cmd_estimate)
+
+    p = sub.add_parser("frontier", help="Pareto frontier of tokens/s per MW vs tokens/s per user, with economics")
+    p.add_argument("--system", required=True)
+    p.add_argument("--precision", required=True)
+    _add_frontier_options(p)
+    p.set_defaults(func=cmd_frontier)
+
+    p = sub.add_parser("compare", help="several systems' frontiers side by side, with ratios")
+    p.add_argument("--systems", required=True, help="comma-separated system ids; the first is the baseline")
+    p.add_argument("--precision", required=True, help="one precision, or one per system (comma-separated)")
+    p.add_argument("--at", help="comma-separated tokens/s/user to compare at (default 20,50,100,200)")
+    _add_frontier_options(p)
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("claims", help="the seed articles' headline claims next to the model's values")
+    p.add_argument("--format", choices=FORMATS, default="table")
+    p.add_argument("--profile", default=DEFAULT_PROFILE)
+    p.set_defaults(func=cmd_claims)
 
     p = sub.add_parser("validate", help="model error against data/reference/measured_agg_points.csv")
     p.add_argument("--profile", default=DEFAULT_PROFILE)

@@ -46,9 +46,13 @@ SERVING_PARAMETERS = (
     "max_num_tokens",
     "kv_reserved_fraction_of_output",
     "ttft_queue_factor",
+    "disagg_prefill_rate_factor",
+    "disagg_decode_rate_factor",
+    "disagg_ttft_factor",
 )
-# Efficiency "precisions": the math an op runs in. w4a16 = 4-bit weights dequantized to 16-bit math.
-EFFICIENCY_PRECISIONS = ("bf16", "fp8", "nvfp4", "w4a16", "*")
+# Efficiency "precisions": the math an op runs in. w4a16 = 4-bit weights dequantized to 16-bit math;
+# w4a8 = 4-bit (MXFP4) weights with FP8 activations.
+EFFICIENCY_PRECISIONS = ("bf16", "fp8", "nvfp4", "w4a8", "w4a16", "*")
 CSV_COLUMNS = ["system", "precision", "op_class", "parameter", "value", "source"]
 CALIBRATION_DIR_NAME = "calibration"
 DEFAULT_PROFILE = "default"

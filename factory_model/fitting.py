@@ -4,10 +4,12 @@
 ``data/calibration/<profile>.csv`` (default profile ``default`` from the best framework per configuration).
 
 What is fitted, and why these: the factors the reference set identifies. For each measured system × model ×
-precision the memory- and compute-efficiency of its weight-streaming op class (``gemm`` for dense models,
-``moe`` for MoE models) under that precision; per measured system the residual fixed latency per layer and per
-MoE layer; globally the expert-parallel all-to-all latency, the prefill-attention efficiency and the TTFT queue
-factor. Everything else keeps its sourced prior.
+precision with at least MIN_GROUP_POINTS configurations (fewer would let a handful of points set how fast every
+model runs on that system and precision), the memory and compute efficiency of its weight op class (``gemm``
+for dense models, ``moe`` for MoE models) under that precision's math (w4a8 for MXFP4 on Blackwell, w4a16 on
+Hopper); per measured system the residual fixed latency per layer and per MoE layer and the GEMM row ramp;
+globally the MoE row ramp, all-reduce and all-to-all latencies, the prefill-attention efficiency and the TTFT
+queue factor. Everything else keeps its sourced prior.
 
 Method: bounded nonlinear least squares (scipy.optimize.least_squares, soft-L1 loss so a few inconsistent
 measurements cannot drag the fit) on log(pred/measured) of TPOT (weight 1) and TTFT (weight 0.5: TTFT depends
@@ -37,6 +39,7 @@ from .precision import resolve_precision
 from .reference import REFERENCE_PATH, load_reference, predict, select
 from .validation import add_errors, summarize
 
+MIN_GROUP_POINTS = 20  # a system x model x precision group needs this many configurations for its own factors
 TPOT_WEIGHT = 1.0
 TTFT_WEIGHT = 0.5
 HOLDOUT_EVERY = 5
@@ -82,7 +85,9 @@ def fitted_parameters(points: pd.DataFrame, catalog: Catalog) -> list[Parameter]
             seen.add(key)
             params.append(Parameter(*key))
 
-    for (system_id, model_id, precision_id), _ in points.groupby(["system", "model", "precision"]):
+    for (system_id, model_id, precision_id), group in points.groupby(["system", "model", "precision"]):
+        if len(group) < MIN_GROUP_POINTS:
+            continue  # too few points to pin a factor that every other model on this system would inherit
         system, model = catalog.system(system_id), catalog.model(model_id)
         rp = resolve_precision(system, model, catalog.precision(precision_id))
         op = "moe" if model.is_moe else "gemm"

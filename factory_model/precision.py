@@ -3,6 +3,9 @@
 On a system without FP4 tensor cores (``peak_dense_tflops.fp4`` is null: Hopper, MI300X/MI325X) ``nvfp4`` runs
 weight-only: weights stay 4-bit in memory and are dequantized to BF16 math (W4A16), as gpt-oss is deployed on
 Hopper. Its efficiency factors are then looked up under precision ``w4a16``, and the result says so in ``note``.
+A checkpoint whose four_bit_format is MXFP4 (gpt-oss) runs on FP4-capable GPUs as W4A8 (4-bit weights, FP8
+activations and math; AIConfigurator's MoE util table lists W4A8 separately, anchors-modelling §3.1): FP8 peak,
+factors under ``w4a8``. NVFP4 checkpoints run W4A4 at the FP4 peak.
 """
 
 from __future__ import annotations
@@ -44,7 +47,11 @@ def resolve_precision(system: System, model: Model, precision: Precision) -> Res
     efficiency_key = precision.id
     weight_only = False
     note = ""
-    if system.peak_flops(math) is None:
+    if math == "fp4" and model.four_bit_format == "mxfp4" and system.peak_flops("fp4") is not None:
+        # MXFP4 checkpoints (gpt-oss) are served as W4A8: 4-bit weights, FP8 activations and math
+        math, efficiency_key = "fp8", "w4a8"
+        note = (f"{model.id}'s MXFP4 weights run as W4A8 on {system.id}: 4-bit weights, FP8 activations and math")
+    elif system.peak_flops(math) is None:
         if precision.fallback_math is None or system.peak_flops(precision.fallback_math) is None:
             raise FactoryModelError(f"precision '{precision.id}' needs {math.upper()} tensor cores, "
                                     f"which {system.id} lacks")

@@ -17,20 +17,79 @@ rank ``B = concurrency / dp_attention`` sequences, of which at most ``B_max`` (K
 * per request ``T = TTFT + (osl − 1) · TPOT``; output tokens/s per GPU = concurrency · osl / T / GPUs
   (Little's law; the reference benchmark derives its throughput the same way); tokens/s per user = 1 / TPOT.
 
+Speculative decoding / MTP (anchors-modelling §2.13): with n draft tokens accepted in a chain with probability
+α each, a verify step yields τ = (1 − α^{n+1}) / (1 − α) tokens per sequence. The verify step runs n + 1 query
+tokens per sequence (FLOPs and MoE routing ×(n+1), KV read once) plus n draft passes, each costed as one
+decoder layer of the decode step (an MTP module or one-layer drafter); TPOT = (t_verify + t_draft) / τ.
+
+Disaggregated serving (anchors-modelling §2.11) is built from two worker tables: prefill workers (static
+batches of whole prompts) and decode workers (decode-only steps, no prefill interference); search.py rate-
+matches them.
+
 Token bases: "output" counts generated tokens only; "total" counts input + output tokens of each request.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from .errors import FactoryModelError
 from .factors import Factors
 from .memory import max_batch_per_rank
 from .parallelism import Layout
 from .step_time import StepModel, step_time
 
 
-def aggregated(sm: StepModel, factors: Factors, layout: Layout, concurrency, isl, osl) -> dict[str, np.ndarray]:
+@dataclass(frozen=True)
+class Speculation:
+    """Speculative decoding: ``draft_tokens`` (n) proposed per step, each accepted with probability α."""
+
+    draft_tokens: int = 0
+    acceptance: float = 0.0
+
+    def __post_init__(self):
+        if self.draft_tokens < 0 or not 0.0 <= self.acceptance <= 1.0:
+            raise FactoryModelError("speculation needs draft tokens >= 0 and an acceptance rate in [0, 1]")
+
+    @property
+    def tokens_per_step(self) -> float:
+        """τ = 1 + Σ_{i≤n} α^i = (1 − α^{n+1}) / (1 − α): tokens one verify step yields per sequence."""
+        n, a = self.draft_tokens, self.acceptance
+        return float(n + 1) if a >= 1.0 else (1.0 - a ** (n + 1)) / (1.0 - a)
+
+    @property
+    def query_tokens(self) -> int:
+        return self.draft_tokens + 1
+
+
+NO_SPECULATION = Speculation()
+
+
+def memory_limits(sm: StepModel, factors: Factors, layout: Layout, isl, osl) -> dict[str, np.ndarray]:
+    """Weights, free memory and maximum batch per attention-DP rank (memory.py) under the serving profile."""
+    return max_batch_per_rank(
+        sm.system, sm.model, sm.precision, layout, isl, osl,
+        kv_cache_memory_fraction=factors.serving("kv_cache_memory_fraction"),
+        runtime_reserved_gib=factors.serving("runtime_reserved_gib"),
+        activation_bytes_per_token_per_hidden=factors.serving("activation_bytes_per_token_per_hidden"),
+        max_num_tokens=factors.serving("max_num_tokens"),
+        kv_reserved_fraction_of_output=factors.serving("kv_reserved_fraction_of_output"),
+    )
+
+
+def _micro_batch(sequences: np.ndarray, pp: np.ndarray) -> np.ndarray:
+    """Sequences per pipeline micro-batch: B spread over min(pp, B) micro-batches (a sequence is never split)."""
+    return np.where(sequences >= 1.0, sequences / np.minimum(pp, np.maximum(sequences, 1.0)), sequences)
+
+
+def _stack(layout: Layout, copies: int) -> Layout:
+    return Layout(*(np.tile(a, copies) for a in (layout.tp, layout.ep, layout.dp, layout.pp)))
+
+
+def aggregated(sm: StepModel, factors: Factors, layout: Layout, concurrency, isl, osl,
+               speculation: Speculation = NO_SPECULATION) -> dict[str, np.ndarray]:
     """TTFT, TPOT and throughput of aggregated serving for N deployments (arrays broadcast to N)."""
     n = len(layout)
     conc = np.broadcast_to(np.asarray(concurrency, dtype=float), (n,))
@@ -39,25 +98,19 @@ def aggregated(sm: StepModel, factors: Factors, layout: Layout, concurrency, isl
     pp = layout.pp.astype(float)
     dp = layout.dp.astype(float)
     budget_tokens = factors.serving("max_num_tokens")
+    tau = speculation.tokens_per_step
+    q_tokens = speculation.query_tokens
 
-    mem = max_batch_per_rank(
-        sm.system, sm.model, sm.precision, layout, isl, osl,
-        kv_cache_memory_fraction=factors.serving("kv_cache_memory_fraction"),
-        runtime_reserved_gib=factors.serving("runtime_reserved_gib"),
-        activation_bytes_per_token_per_hidden=factors.serving("activation_bytes_per_token_per_hidden"),
-        max_num_tokens=budget_tokens,
-        kv_reserved_fraction_of_output=factors.serving("kv_reserved_fraction_of_output"),
-    )
+    mem = memory_limits(sm, factors, layout, isl, osl)
     b_max = mem["max_batch_per_rank"]
     wanted = conc / dp
-    # the step budget C caps how many sequences decode at once; a rank's micro-batches share it under pp
-    running = np.minimum(np.minimum(wanted, b_max), budget_tokens * pp)
-    running = np.maximum(running, 0.0)
-    micro = running / pp  # sequences per micro-batch (per step)
+    # the step budget C caps how many tokens decode at once; a rank's micro-batches share it under pp
+    running = np.maximum(np.minimum(np.minimum(wanted, b_max), budget_tokens * pp / q_tokens), 0.0)
+    micro = _micro_batch(running, pp)
     # prefill-bound ranks: decode slots limited so that prefill demand fits the remaining budget
-    decode_seqs = np.minimum(micro, budget_tokens / (1.0 + isl / osl))
-    chunk = np.maximum(budget_tokens - decode_seqs, 1.0)
-    demand = decode_seqs * isl / osl
+    decode_seqs = np.minimum(micro, budget_tokens / (q_tokens + isl * tau / osl))
+    chunk = np.maximum(budget_tokens - decode_seqs * q_tokens, 1.0)
+    demand = decode_seqs * isl * tau / osl
     f_mix = np.clip(demand / chunk, 0.0, 1.0)
     context = isl + osl / 2.0
 
@@ -67,11 +120,15 @@ def aggregated(sm: StepModel, factors: Factors, layout: Layout, concurrency, isl
 
     # three kinds of step, evaluated in one vectorised call: decode-only, mixed (decode + a full prefill
     # chunk), and the step that carries a new request's prompt
-    stacked = Layout(*(np.concatenate([a, a, a]) for a in (layout.tp, layout.ep, layout.dp, layout.pp)))
-    steps = step_time(sm, stacked, np.tile(decode_seqs, 3), np.tile(context, 3),
-                      np.concatenate([np.zeros(n), chunk, first_chunk]), np.tile(isl, 3))
+    steps = step_time(sm, _stack(layout, 3), np.tile(decode_seqs * q_tokens, 3), np.tile(context, 3),
+                      np.concatenate([np.zeros(n), chunk, first_chunk]), np.tile(isl, 3),
+                      tokens_per_sequence=q_tokens)
     decode_s, mixed_s, first_s = np.split(steps.total_s, 3)
-    tpot = f_mix * mixed_s + (1.0 - f_mix) * decode_s
+    draft_s = 0.0
+    if speculation.draft_tokens:
+        single = step_time(sm, layout, decode_seqs, context)
+        draft_s = speculation.draft_tokens * single.total_s / sm.model.layers
+    tpot = (f_mix * mixed_s + (1.0 - f_mix) * decode_s + draft_s) / tau
     ttft_run = np.maximum(prompt_tokens / chunk, 1.0) * first_s + 0.5 * decode_s
 
     request_s = ttft_run + (osl - 1.0) * tpot
@@ -91,10 +148,45 @@ def aggregated(sm: StepModel, factors: Factors, layout: Layout, concurrency, isl
         "running_batch_per_rank": running,
         "mixed_step_fraction": f_mix,
         "decode_step_s": decode_s,
-        "decode_speed_of_light_s": steps.speed_of_light_s[:n],
+        "decode_speed_of_light_s": steps.speed_of_light_s[:n] / tau,
         "mixed_step_s": mixed_s,
         "bound": steps.bound[:n],
         "weight_bytes_per_gpu": mem["weight_bytes_per_gpu"],
         "kv_bytes_per_sequence_per_gpu": mem["kv_bytes_per_sequence_per_gpu"],
         "free_bytes_per_gpu": mem["free_bytes_per_gpu"],
     }
+
+
+def prefill_workers(sm: StepModel, layout: Layout, isl, batch_requests) -> dict[str, np.ndarray]:
+    """Prefill-only workers: each attention-DP rank prefills ``batch_requests`` whole prompts per batch.
+
+    Returns the batch time (s) and the instance's prefill rate (requests/s = dp · batch / time).
+    """
+    n = len(layout)
+    isl = np.broadcast_to(np.asarray(isl, dtype=float), (n,))
+    batch = np.broadcast_to(np.asarray(batch_requests, dtype=float), (n,))
+    step = step_time(sm, layout, 0.0, 0.0, batch * isl, isl)
+    return {"prefill_batch_s": step.total_s,
+            "prefill_requests_per_s": layout.dp * batch / step.total_s}
+
+
+def decode_workers(sm: StepModel, layout: Layout, batch_per_rank, isl, osl,
+                   speculation: Speculation = NO_SPECULATION) -> dict[str, np.ndarray]:
+    """Decode-only workers at ``batch_per_rank`` sequences: TPOT and the instance's rate (requests/s).
+
+    A request holds a decode slot for (osl − 1) / τ steps (its first token comes from prefill).
+    """
+    n = len(layout)
+    batch = np.broadcast_to(np.asarray(batch_per_rank, dtype=float), (n,))
+    isl = np.broadcast_to(np.asarray(isl, dtype=float), (n,))
+    osl = np.broadcast_to(np.asarray(osl, dtype=float), (n,))
+    micro = _micro_batch(batch, layout.pp.astype(float))
+    q_tokens, tau = speculation.query_tokens, speculation.tokens_per_step
+    context = isl + osl / 2.0
+    step = step_time(sm, layout, micro * q_tokens, context, tokens_per_sequence=q_tokens)
+    draft_s = 0.0
+    if speculation.draft_tokens:
+        draft_s = speculation.draft_tokens * step_time(sm, layout, micro, context).total_s / sm.model.layers
+    tpot = (step.total_s + draft_s) / tau
+    return {"tpot_s": tpot, "decode_requests_per_s": layout.dp * batch / (np.maximum(osl - 1.0, 1.0) * tpot),
+            "bound": step.bound, "decode_speed_of_light_s": step.speed_of_light_s / tau}

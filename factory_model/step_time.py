@@ -207,10 +207,12 @@ class _Sum:
 
 
 def step_time(sm: StepModel, layout: Layout, decode_tokens, decode_context, prefill_tokens=0.0,
-              prefill_isl=1.0, *, with_ops: bool = False) -> StepTime:
+              prefill_isl=1.0, *, tokens_per_sequence=1.0, with_ops: bool = False) -> StepTime:
     """Time of one iteration for each of N deployments (see module docstring for the formula).
 
-    ``with_ops=True`` also returns the time of every op (``ops_s``), for breakdown tables.
+    ``decode_tokens`` counts query tokens; with speculative decoding each sequence verifies
+    ``tokens_per_sequence`` (= 1 + draft tokens) per step, which multiplies FLOPs and MoE routing but not the
+    KV cache each sequence reads. ``with_ops=True`` also returns the time of every op (``ops_s``).
     """
     m, rp, links = sm.model, sm.precision, sm.links
     n = len(layout)
@@ -271,7 +273,8 @@ def step_time(sm: StepModel, layout: Layout, decode_tokens, decode_context, pref
         if count == 0:
             continue
         acc.op(f"attention_decode_{label}", count, d_tok * pair_decode * context,
-               d_tok * ((context + 1.0) * kv_token_bytes + qo_bytes), sm.attention_decode, active=d_tok > 0)
+               d_tok / tokens_per_sequence * (context + tokens_per_sequence) * kv_token_bytes + d_tok * qo_bytes,
+               sm.attention_decode, active=d_tok > 0)
         acc.op(f"attention_prefill_{label}", count, p_tok * pair_prefill * prefill_span,
                p_tok * (2.0 * kv_token_bytes + qo_bytes), sm.attention_prefill, active=p_tok > 0)
 

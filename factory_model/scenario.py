@@ -1,0 +1,176 @@
+"""Public scenario API: ``frontier``, ``economics`` and ``compare``.
+
+``frontier(system, model, precision, isl, osl, ...)`` searches every deployment (search.py), applies SLOs,
+keeps the Pareto frontier (pareto.py) and adds power (power.py) and economics (economics.py) columns. An empty
+frontier carries its reason in ``frame.attrs["reason"]`` instead of raising. Token bases are named in the column
+names: ``tokens_per_s_per_mw`` counts output tokens; ``total_tokens_per_s_per_mw`` input + output.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import pareto as pareto_math
+from .catalog import Catalog, load_catalog
+from .economics import EconomicsOptions, add_economics, options as economics_options
+from .errors import FactoryModelError
+from .factors import DEFAULT_PROFILE, Factors, load_factors
+from .power import Power, resolve_power
+from .precision import resolve_precision
+from .search import SearchOptions, _empty, search
+from .serving import Speculation
+
+POWER_COLUMNS = ["tokens_per_s_per_mw", "total_tokens_per_s_per_mw", "tokens_per_s_per_facility",
+                 "joules_per_output_token", "joules_per_total_token"]
+DEFAULT_COMPARE_AT = (20.0, 50.0, 100.0, 200.0)
+
+
+def _check_length(name: str, value) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise FactoryModelError(f"{name} must be a whole number of tokens, got {value!r}") from None
+    if number != value or number < 1:
+        raise FactoryModelError(f"{name} must be a whole number of tokens >= 1, got {value!r}")
+    return number
+
+
+def add_power(frame: pd.DataFrame, power: Power) -> pd.DataFrame:
+    """tokens/s per MW (output and total basis), per facility, and all-in joules per token."""
+    out = frame.copy()
+    per_gpu = out["output_tokens_per_s_per_gpu"].to_numpy(dtype=float)
+    total = out["total_tokens_per_s_per_gpu"].to_numpy(dtype=float)
+    out["tokens_per_s_per_mw"] = per_gpu * power.gpus_per_mw
+    out["total_tokens_per_s_per_mw"] = total * power.gpus_per_mw
+    out["tokens_per_s_per_facility"] = per_gpu * power.gpus
+    with np.errstate(divide="ignore"):
+        out["joules_per_output_token"] = power.kw_per_gpu * 1000.0 / per_gpu
+        out["joules_per_total_token"] = power.kw_per_gpu * 1000.0 / total
+    return out
+
+
+def frontier(system: str, model: str, precision: str, isl: int, osl: int, *, serving: str = "best",
+             mw: float = 1.0, pue: float | None = None, kw_per_gpu: float | None = None,
+             ttft_max_s: float | None = None, tpot_max_s: float | None = None,
+             min_tokens_per_s_per_user: float | None = None, mtp_tokens: int = 0, mtp_acceptance: float = 0.0,
+             max_gpus: int | None = None, economics: EconomicsOptions | None = None,
+             profile: str = DEFAULT_PROFILE, catalog: Catalog | None = None, factors: Factors | None = None,
+             all_candidates: bool = False) -> pd.DataFrame:
+    """The throughput-vs-interactivity Pareto frontier of one scenario, with power and economics columns.
+
+    Rows are sorted by tokens/s/user. ``attrs``: ``reason`` ('' unless empty), ``kw_per_gpu``, ``power_basis``,
+    ``factory_gpus``, ``racks``, ``candidates`` (deployments searched), ``note``. ``all_candidates=True``
+    returns every feasible deployment (marked ``on_frontier``) instead of the frontier alone.
+    """
+    catalog = catalog or load_catalog()
+    factors = factors or load_factors(profile)
+    sys_, model_ = catalog.system(system), catalog.model(model)
+    catalog.precision(precision)
+    isl, osl = _check_length("isl", isl), _check_length("osl", osl)
+    for name, value in (("ttft_max_s", ttft_max_s), ("tpot_max_s", tpot_max_s),
+                        ("min_tokens_per_s_per_user", min_tokens_per_s_per_user)):
+        if value is not None and not value > 0:
+            raise FactoryModelError(f"{name} must be positive, got {value!r}")
+    power = resolve_power(sys_, mw, pue=pue, kw_per_gpu=kw_per_gpu)
+    opts = (economics or economics_options()).validated()
+    speculation = Speculation(int(mtp_tokens), float(mtp_acceptance))
+    search_options = SearchOptions(serving=serving, speculation=speculation, max_gpus=max_gpus)
+    notes = []
+    try:
+        notes.append(resolve_precision(sys_, model_, catalog.precision(precision)).note)
+        candidates, reason = search(catalog, factors, system, model, precision, isl, osl, search_options)
+    except FactoryModelError as exc:  # e.g. a precision the system cannot run: empty, with the reason
+        candidates, reason = _empty(), str(exc)
+    n_candidates = len(candidates)
+    if not reason:
+        candidates, reason = pareto_math.apply_slo(candidates, ttft_max_s, tpot_max_s, min_tokens_per_s_per_user)
+    if all_candidates:
+        frame = candidates.reset_index(drop=True)
+        frame["on_frontier"] = pareto_math.pareto_mask(frame[pareto_math.X].to_numpy(),
+                                                       frame[pareto_math.Y].to_numpy())
+    else:
+        frame = pareto_math.pareto(candidates)
+    frame = add_economics(add_power(frame, power), sys_, model, isl, osl, power, opts)
+    frame.insert(0, "system", system)
+    frame.insert(1, "model", model)
+    frame.insert(2, "precision", precision)
+    if sys_.preliminary:
+        notes.append("preliminary system: projected figures")
+    if speculation.draft_tokens:
+        notes.append(f"speculative decoding: {speculation.draft_tokens} draft tokens at acceptance "
+                     f"{speculation.acceptance:g} → {speculation.tokens_per_step:.2f} tokens per step")
+    frame.attrs.update({"reason": reason, "kw_per_gpu": power.kw_per_gpu, "power_basis": power.basis,
+                        "factory_gpus": power.gpus, "racks": power.racks, "mw": power.mw,
+                        "candidates": n_candidates, "note": "; ".join(n for n in notes if n),
+                        "isl": isl, "osl": osl})
+    return frame
+
+
+def economics(frontier_frame: pd.DataFrame, system: str, model: str, isl: int, osl: int, *, mw: float = 1.0,
+              pue: float | None = None, kw_per_gpu: float | None = None,
+              economics: EconomicsOptions | None = None, catalog: Catalog | None = None) -> pd.DataFrame:
+    """Recompute power and economics columns of an existing frontier under new assumptions (no new search)."""
+    catalog = catalog or load_catalog()
+    sys_ = catalog.system(system)
+    catalog.model(model)
+    power = resolve_power(sys_, mw, pue=pue, kw_per_gpu=kw_per_gpu)
+    opts = (economics or economics_options()).validated()
+    base = frontier_frame.drop(columns=[c for c in frontier_frame.columns if c in POWER_COLUMNS], errors="ignore")
+    out = add_economics(add_power(base, power), sys_, model, isl, osl, power, opts)
+    out.attrs = {**frontier_frame.attrs, "kw_per_gpu": power.kw_per_gpu, "power_basis": power.basis,
+                 "factory_gpus": power.gpus, "racks": power.racks, "mw": power.mw}
+    return out
+
+
+def summary(frame: pd.DataFrame) -> dict[str, float]:
+    """One-number summaries of a frontier: extremes, area, and the revenue/profit-maximising points."""
+    if not len(frame):
+        return {"max_tokens_per_s_per_mw": np.nan, "max_tokens_per_s_per_user": np.nan, "area": 0.0}
+    out = {
+        "max_tokens_per_s_per_mw": float(frame["tokens_per_s_per_mw"].max()),
+        "max_output_tokens_per_s_per_gpu": float(frame["output_tokens_per_s_per_gpu"].max()),
+        "max_tokens_per_s_per_user": float(frame["tokens_per_s_per_user"].max()),
+        "area_tokens_per_s_per_mw_decades": pareto_math.area(frame, "tokens_per_s_per_mw"),
+    }
+    for column in ("revenue_usd_per_mw_hour", "profit_usd_per_mw_hour"):
+        if column in frame:
+            row = frame.loc[frame[column].idxmax()]
+            out[f"max_{column}"] = float(row[column])
+            out[f"tokens_per_s_per_user_at_max_{column.split('_usd')[0]}"] = float(row["tokens_per_s_per_user"])
+    return out
+
+
+def compare(systems: Sequence[str], model: str, precision: str | Sequence[str], isl: int, osl: int, *,
+            at: Sequence[float] = DEFAULT_COMPARE_AT, column: str = "tokens_per_s_per_mw",
+            **frontier_options) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Frontiers of several systems side by side: ``column`` at each interactivity in ``at`` and the ratio to
+    the first system, plus each system's maxima. ``precision`` may be one id or one per system.
+
+    Returns (comparison table, {system: frontier}).
+    """
+    if not systems:
+        raise FactoryModelError("compare needs at least one system")
+    precisions = [precision] * len(systems) if isinstance(precision, str) else list(precision)
+    if len(precisions) != len(systems):
+        raise FactoryModelError("give one precision, or one per system")
+    frontiers = {}
+    for system, prec in zip(systems, precisions):
+        frontiers[system] = frontier(system, model, prec, isl, osl, **frontier_options)
+    base = systems[0]
+    rows = []
+    for target in list(at) + ["max"]:
+        row = {"tokens_per_s_per_user": target}
+        for system in systems:
+            f = frontiers[system]
+            value = float(f[column].max()) if target == "max" and len(f) else pareto_math.value_at(f, target, column) \
+                if target != "max" else np.nan
+            row[system] = value
+        for system in systems[1:]:
+            row[f"{system}_vs_{base}"] = row[system] / row[base] if row[base] and np.isfinite(row[base]) else np.nan
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    table.attrs["column"] = column
+    return table, frontiers

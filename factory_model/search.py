@@ -1,0 +1,241 @@
+"""Deployment search: every feasible way to serve one scenario, aggregated and disaggregated.
+
+For a scenario (system, model, precision, isl, osl) the search enumerates
+
+* **layouts**: tensor (tp), expert (ep), attention-data (dp) and pipeline (pp) parallelism in powers of two,
+  within the scale-up domain and across it up to ``max_gpus`` (wide expert parallelism on NVL72); ep is 1
+  (experts tensor-split), dp (experts split like attention) or tp·dp (one expert slice per GPU). Dense models
+  take ep = dp = 1 and may use pp; MoE models take pp = 1 (expert parallelism already spreads their memory).
+  Layouts whose weights do not fit are dropped;
+* **batches** per attention-DP rank on a geometric grid from 1 up to the KV-memory limit;
+* **aggregated** serving of each layout × batch (serving.aggregated), and
+* **disaggregated** serving: decode workers (each layout × batch, decode-only steps) fed by prefill workers (each
+  layout × prompt batch). For every decode candidate and every prefill candidate on the TTFT-vs-cost Pareto set,
+  x prefill : y decode instances are rate-matched (x ≤ 8, y the nearest counts to the balancing ratio):
+  requests/s = min(f_p · x · R_p, f_d · y · R_d) with degradation factors f_p, f_d; TTFT = f_ttft · prefill
+  batch time + KV transfer (anchors-modelling §2.11).
+
+Everything is evaluated as numpy arrays; one scenario's full search takes a few milliseconds
+(``python -m factory_model.bench``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import architecture as arch
+from .catalog import Catalog, Model, System
+from .errors import FactoryModelError
+from .factors import Factors
+from .pareto import pareto_mask
+from .parallelism import Layout, invalid_reasons
+from .precision import resolve_precision
+from .serving import NO_SPECULATION, Speculation, aggregated, decode_workers, memory_limits, prefill_workers
+from .step_time import build_step_model
+
+POWERS_OF_TWO = (1, 2, 4, 8, 16, 32, 64)
+PIPELINE_STAGES = (1, 2, 4, 8)
+# per-rank batch grid: geometric, ~1.5x steps (AIConfigurator sweeps 1..15 then coarser steps to 1024+)
+BATCH_GRID = np.array([1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536,
+                       2048, 3072, 4096], dtype=float)
+PREFILL_BATCHES = np.array([1, 2, 4, 8, 16, 32], dtype=float)
+MAX_PREFILL_INSTANCES = 8
+RATE_MATCH_TOLERANCE = 0.98  # accept a pairing within 2 % of the best x:y to keep units small
+MAX_PREFILL_OPTIONS = 4
+SERVING_MODES = ("agg", "disagg", "best")
+MULTI_NODE_GPUS = 64  # HGX systems may span up to 8 nodes over the scale-out network
+
+CANDIDATE_COLUMNS = [
+    "serving", "tp", "ep", "dp_attention", "pp", "concurrency", "gpus", "prefill_gpus", "decode_gpus",
+    "prefill_tp", "prefill_ep", "prefill_dp_attention", "prefill_batch", "prefill_instances", "decode_instances",
+    "ttft_s", "tpot_s", "tokens_per_s_per_user", "output_tokens_per_s_per_gpu", "total_tokens_per_s_per_gpu",
+    "bound",
+]
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """What the search may use. ``max_gpus`` defaults to the scale-up domain, or 64 on 8-GPU systems."""
+
+    serving: str = "best"
+    speculation: Speculation = NO_SPECULATION
+    max_gpus: int | None = None
+
+    def __post_init__(self):
+        if self.serving not in SERVING_MODES:
+            raise FactoryModelError(f"unknown serving mode '{self.serving}'; choose {', '.join(SERVING_MODES)}")
+        if self.max_gpus is not None and self.max_gpus < 1:
+            raise FactoryModelError("max_gpus must be at least 1")
+
+
+def candidate_layouts(model: Model, max_gpus: int) -> Layout:
+    """All power-of-two layouts up to ``max_gpus`` GPUs that are valid for ``model`` (parallelism.py)."""
+    rows = []
+    for tp in POWERS_OF_TWO:
+        for pp in PIPELINE_STAGES:
+            if tp * pp > max_gpus:
+                continue
+            if not model.is_moe:
+                rows.append((tp, 1, 1, pp))
+                continue
+            if pp > 1:  # MoE models scale memory with expert parallelism; pipeline stages only add latency
+                continue
+            for dp in POWERS_OF_TWO:
+                if tp * dp * pp > max_gpus:
+                    continue
+                for ep in {1, dp, tp * dp}:
+                    rows.append((tp, ep, dp, pp))
+    tp, ep, dp, pp = (np.array(c) for c in zip(*rows))
+    layout = Layout.of(tp, ep, dp, pp)
+    ok = invalid_reasons(model, layout) == ""
+    return Layout(layout.tp[ok], layout.ep[ok], layout.dp[ok], layout.pp[ok])
+
+
+def _subset(layout: Layout, mask) -> Layout:
+    return Layout(layout.tp[mask], layout.ep[mask], layout.dp[mask], layout.pp[mask])
+
+
+def _batch_grid(limit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(layout index, batch) pairs: every grid batch ≤ limit, plus the limit itself."""
+    fits = BATCH_GRID[None, :] <= limit[:, None]
+    idx, col = np.nonzero(fits)
+    batch = BATCH_GRID[col]
+    extra = np.flatnonzero((limit >= 1) & ~np.isin(limit, BATCH_GRID))
+    return np.concatenate([idx, extra]), np.concatenate([batch, np.floor(limit[extra])])
+
+
+def search(catalog: Catalog, factors: Factors, system_id: str, model_id: str, precision_id: str,
+           isl: int, osl: int, options: SearchOptions = SearchOptions()) -> tuple[pd.DataFrame, str]:
+    """All feasible candidates of a scenario (columns :data:`CANDIDATE_COLUMNS`), and a reason when none."""
+    system, model = catalog.system(system_id), catalog.model(model_id)
+    rp = resolve_precision(system, model, catalog.precision(precision_id))  # raises if unsupported
+    sm = build_step_model(system, model, rp, factors)
+    max_gpus = options.max_gpus or (system.scale_up_domain_gpus if system.scale_up_domain_gpus > 8
+                                    else MULTI_NODE_GPUS)
+    layouts = candidate_layouts(model, max_gpus)
+    mem = memory_limits(sm, factors, layouts, float(isl), float(osl))
+    budget = factors.serving("max_num_tokens")
+    limit = np.minimum(mem["max_batch_per_rank"], budget * layouts.pp / options.speculation.query_tokens)
+    fits = limit >= 1
+    if not fits.any():
+        smallest = float(np.min(mem["weight_bytes_per_gpu"])) / 2**30
+        return _empty(), (f"{model_id} does not fit on {system_id} with up to {max_gpus} GPUs per instance "
+                          f"(smallest weight share {smallest:.0f} GiB per GPU, HBM {system.hbm_capacity_gib:g} GiB)")
+    layouts, limit = _subset(layouts, fits), limit[fits]
+    frames = []
+    if options.serving in ("agg", "best"):
+        frames.append(_aggregated(sm, factors, layouts, limit, isl, osl, options.speculation))
+    if options.serving in ("disagg", "best"):
+        frames.append(_disaggregated(sm, factors, system, model, rp, layouts, limit, isl, osl, options.speculation))
+    frame = pd.concat([f for f in frames if len(f)], ignore_index=True) if frames else _empty()
+    return frame, "" if len(frame) else "no feasible deployment"
+
+
+def _empty() -> pd.DataFrame:
+    """A candidate table with no rows."""
+    return pd.DataFrame({c: pd.Series(dtype=object if c in ("serving", "bound") else float)
+                         for c in CANDIDATE_COLUMNS})
+
+
+def _aggregated(sm, factors, layouts, limit, isl, osl, speculation) -> pd.DataFrame:
+    idx, batch = _batch_grid(limit)
+    cand = Layout(layouts.tp[idx], layouts.ep[idx], layouts.dp[idx], layouts.pp[idx])
+    concurrency = batch * cand.dp
+    r = aggregated(sm, factors, cand, concurrency, float(isl), float(osl), speculation)
+    n = len(cand)
+    zeros = np.zeros(n)
+    return pd.DataFrame({
+        "serving": np.full(n, "agg", dtype=object), "tp": cand.tp, "ep": cand.ep, "dp_attention": cand.dp,
+        "pp": cand.pp, "concurrency": concurrency, "gpus": cand.gpus, "prefill_gpus": zeros, "decode_gpus": zeros,
+        "prefill_tp": zeros, "prefill_ep": zeros, "prefill_dp_attention": zeros, "prefill_batch": zeros,
+        "prefill_instances": zeros, "decode_instances": zeros,
+        "ttft_s": r["ttft_s"], "tpot_s": r["tpot_s"], "tokens_per_s_per_user": r["tokens_per_s_per_user"],
+        "output_tokens_per_s_per_gpu": r["output_tokens_per_s_per_gpu"],
+        "total_tokens_per_s_per_gpu": r["total_tokens_per_s_per_gpu"], "bound": r["bound"],
+    })
+
+
+def _prefill_candidates(sm, factors, system: System, model: Model, rp, layouts: Layout, isl, osl) -> dict:
+    """Prefill worker options on the Pareto set of (TTFT, GPU-seconds per request)."""
+    single = layouts.pp == 1
+    base = _subset(layouts, single)
+    mem = memory_limits(sm, factors, base, float(isl), 0.0)
+    budget = max(factors.serving("max_num_tokens"), float(isl))
+    batch_limit = np.minimum(mem["max_batch_per_rank"], np.floor(budget / isl))
+    idx, col = np.nonzero(PREFILL_BATCHES[None, :] <= batch_limit[:, None])
+    if len(idx) == 0:
+        return {}
+    cand = Layout(base.tp[idx], base.ep[idx], base.dp[idx], base.pp[idx])
+    batch = PREFILL_BATCHES[col]
+    r = prefill_workers(sm, cand, float(isl), batch)
+    # KV of a finished prompt moves to a decode worker: NVLink inside a rack-scale domain, else the network
+    link = (system.scale_up_bandwidth_gb_s if system.scale_up_domain_gpus > 8 else system.scale_out_bandwidth_gb_s)
+    kv_bytes = isl * arch.kv_bytes_per_token(model, rp.kv_bytes, context_tokens=float(isl))
+    transfer = kv_bytes / (link * 1e9 * cand.gpus)
+    ttft = factors.serving("disagg_ttft_factor") * r["prefill_batch_s"] + transfer
+    rate = factors.serving("disagg_prefill_rate_factor") * r["prefill_requests_per_s"]
+    cost = cand.gpus / rate  # GPU-seconds per request
+    order = np.lexsort((cost, ttft))
+    keep, best = [], np.inf
+    for i in order:  # Pareto: each kept option is cheaper than every faster one
+        if cost[i] < best:
+            keep.append(i)
+            best = cost[i]
+    keep = np.array(keep)
+    if len(keep) > MAX_PREFILL_OPTIONS:  # fastest, cheapest and evenly spaced between
+        keep = keep[np.unique(np.linspace(0, len(keep) - 1, MAX_PREFILL_OPTIONS).round().astype(int))]
+    return {"layout": Layout(cand.tp[keep], cand.ep[keep], cand.dp[keep], cand.pp[keep]), "batch": batch[keep],
+            "ttft_s": ttft[keep], "rate": rate[keep]}
+
+
+def _disaggregated(sm, factors, system, model, rp, layouts, limit, isl, osl, speculation) -> pd.DataFrame:
+    prefill = _prefill_candidates(sm, factors, system, model, rp, layouts, isl, osl)
+    if not prefill:
+        return _empty()
+    idx, batch = _batch_grid(limit)
+    dec = Layout(layouts.tp[idx], layouts.ep[idx], layouts.dp[idx], layouts.pp[idx])
+    d = decode_workers(sm, dec, batch, float(isl), float(osl), speculation)
+    rate_d = factors.serving("disagg_decode_rate_factor") * d["decode_requests_per_s"]
+    # With rate matching, tokens/s per GPU rises with the decode rate per GPU at fixed prefill, so only decode
+    # candidates on the (tokens/s/user, requests/s per GPU) frontier can reach the final frontier.
+    keep = pareto_mask(1.0 / d["tpot_s"], rate_d / dec.gpus)
+    keep_idx = np.flatnonzero(keep)
+    dec = Layout(dec.tp[keep], dec.ep[keep], dec.dp[keep], dec.pp[keep])
+    batch, rate_d = batch[keep], rate_d[keep]
+    tpot, bound = d["tpot_s"][keep], d["bound"][keep_idx]
+    n_d, n_p = len(dec), len(prefill["rate"])
+    x = np.arange(1, MAX_PREFILL_INSTANCES + 1, dtype=float)
+    # shape (decode, prefill option, x, floor/ceil): x prefill instances feed y decode instances
+    rate_p = prefill["rate"][None, :, None, None]
+    g_prefill = prefill["layout"].gpus[None, :, None, None] * x[None, None, :, None]
+    ideal_y = x[None, None, :, None] * rate_p / rate_d[:, None, None, None]
+    y = np.maximum(np.concatenate([np.floor(ideal_y), np.ceil(ideal_y)], axis=3), 1.0)
+    requests = np.minimum(x[None, None, :, None] * rate_p, y * rate_d[:, None, None, None])
+    g_decode = dec.gpus[:, None, None, None] * y
+    per_gpu = requests * osl / (g_prefill + g_decode)
+    # among pairings within 2 % of the best, take the smallest unit (fewest GPUs)
+    shape = per_gpu.shape
+    full = {name: np.broadcast_to(a, shape).reshape(n_d, n_p, -1) for name, a in
+            (("per_gpu", per_gpu), ("y", y), ("x", x[None, None, :, None]), ("g_p", g_prefill),
+             ("g_d", g_decode))}
+    total = full["g_p"] + full["g_d"]
+    near = full["per_gpu"] >= RATE_MATCH_TOLERANCE * full["per_gpu"].max(axis=2, keepdims=True)
+    choice = np.argmin(np.where(near, total, np.inf), axis=2)[..., None]
+    per_gpu, ys, xs, g_p, g_d = (np.take_along_axis(full[k], choice, axis=2)[..., 0]
+                                 for k in ("per_gpu", "y", "x", "g_p", "g_d"))
+    di, pi = (a.ravel() for a in np.meshgrid(np.arange(n_d), np.arange(n_p), indexing="ij"))
+    per_gpu, ys, xs, g_p, g_d = (a.ravel() for a in (per_gpu, ys, xs, g_p, g_d))
+    p_layout = prefill["layout"]
+    n = len(di)
+    return pd.DataFrame({
+        "serving": np.full(n, "disagg", dtype=object), "tp": dec.tp[di], "ep": dec.ep[di],
+        "dp_attention": dec.dp[di], "pp": dec.pp[di], "concurrency": batch[di] * dec.dp[di],
+        "gpus": g_p + g_d, "prefill_gpus": g_p, "decode_gpus": g_d, "prefill_tp": p_layout.tp[pi],
+        "prefill_ep": p_layout.ep[pi], "prefill_dp_attention": p_layout.dp[pi], "prefill_batch": prefill["batch"][pi],
+        "prefill_instances": xs, "decode_instances": ys, "ttft_s": prefill["ttft_s"][pi], "tpot_s": tpot[di],
+        "tokens_per_s_per_user": 1.0 / tpot[di], "output_tokens_per_s_per_gpu": per_gpu,
+        "total_tokens_per_s_per_gpu": per_gpu * (isl + osl) / osl, "bound": bound[di],
+    })
