@@ -1,7 +1,11 @@
 """``python -m factory_model.bench``: timings of the model (median of repeats), for the closing notes.
 
-Measures one single-deployment ``estimate``, ``estimate_table`` over 1,000 and 10,000 random scenario rows
-(the CLI's ``estimate --input`` path, file reading excluded) and one ``validate`` pass over the reference set.
+1. ``frontier`` for every catalog scenario (system × model × precision × workload preset): full deployment
+   search (aggregated + disaggregated), Pareto frontier, power and economics; median of repeats per scenario,
+   summarised per system and overall (``--full`` prints every scenario), plus the total for the whole catalog.
+2. One single-deployment ``estimate``, ``estimate_table`` over 1,000 and 10,000 random scenario rows (the CLI's
+   ``estimate --input`` path, file reading excluded) and one ``validate`` pass over the reference set.
+
 Timings are wall-clock on this machine; run it on an idle machine.
 """
 
@@ -17,6 +21,7 @@ import pandas as pd
 from .catalog import load_catalog
 from .estimate import estimate, estimate_table
 from .factors import load_factors
+from .scenario import frontier
 from .validation import validate
 
 
@@ -47,11 +52,44 @@ def timed(fn, repeats: int) -> float:
     return statistics.median(samples)
 
 
+def bench_frontiers(repeats: int, full: bool) -> None:
+    cat = load_catalog()
+    factors = load_factors()
+    rows = []
+    for system in cat.systems:
+        for model in cat.models:
+            for precision in cat.precisions:
+                for workload in cat.workloads.values():
+                    args = (system, model, precision, workload.isl_tokens, workload.osl_tokens)
+                    result = {}
+
+                    def run():
+                        result["f"] = frontier(*args, catalog=cat, factors=factors)
+
+                    seconds = timed(run, repeats)
+                    rows.append({"system": system, "model": model, "precision": precision,
+                                 "workload": workload.id, "ms": seconds * 1e3, "points": len(result["f"]),
+                                 "candidates": result["f"].attrs["candidates"]})
+    frame = pd.DataFrame(rows)
+    if full:
+        print(frame.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+    per_system = frame.groupby("system", sort=False)["ms"].agg(["median", "max", "count"])
+    print(f"frontier per scenario (median of {repeats} runs each), by system:")
+    print(per_system.to_string(float_format=lambda v: f"{v:.1f}"))
+    print(f"all {len(frame)} scenarios: median {frame['ms'].median():.1f} ms, p90 {frame['ms'].quantile(0.9):.1f} ms, "
+          f"max {frame['ms'].max():.1f} ms; whole catalog once: {frame['ms'].sum() / 1e3:.2f} s; "
+          f"{(frame['points'] == 0).sum()} scenarios empty (model does not fit)\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m factory_model.bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--full", action="store_true", help="print every scenario's timing")
+    parser.add_argument("--skip-frontier", action="store_true")
     args = parser.parse_args(argv)
     load_factors()
+    if not args.skip_frontier:
+        bench_frontiers(max(1, args.repeats // 2), args.full)
     rows = [("estimate, 1 deployment", 1,
              timed(lambda: estimate("h200-sxm", "llama-3.1-70b", "fp8", 1024, 1024, tp=8, concurrency=64),
                    args.repeats))]

@@ -29,7 +29,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from .catalog import DATA_DIR, GPU_HOUR_TIERS, System, _Fields, flatten_sourced, read_yaml
 from .errors import CatalogError, FactoryModelError
@@ -182,39 +181,40 @@ ECONOMICS_COLUMNS = [
 ]
 
 
-def add_economics(frame: pd.DataFrame, system: System, model_id: str, isl: float, osl: float, power: Power,
-                  opts: EconomicsOptions, prices: PriceBook | None = None) -> pd.DataFrame:
-    """A copy of ``frame`` (with output/total tokens/s/GPU and tokens/s/user) plus :data:`ECONOMICS_COLUMNS`."""
+def economics_columns(table, system: System, model_id: str, isl: float, osl: float, power: Power,
+                      opts: EconomicsOptions, prices: PriceBook | None = None) -> dict[str, np.ndarray]:
+    """:data:`ECONOMICS_COLUMNS` for a table with tokens/s/user and output/total tokens/s/GPU columns."""
     prices = prices or load_prices()
-    out = frame.copy()
     list_in, list_out = prices.list_prices.get(model_id, (None, None))
     base_in = opts.input_usd_per_m if opts.input_usd_per_m is not None else list_in
     base_out = opts.output_usd_per_m if opts.output_usd_per_m is not None else list_out
     if base_in is None or base_out is None:
         raise FactoryModelError(f"no list price for model '{model_id}': give input and output prices")
-    mult = prices.multiplier(opts.price_curve, out["tokens_per_s_per_user"].to_numpy(dtype=float))
+    mult = prices.multiplier(opts.price_curve, np.asarray(table["tokens_per_s_per_user"], dtype=float))
     p_in, p_out = base_in * mult, base_out * mult
-    out_tps = out["output_tokens_per_s_per_gpu"].to_numpy(dtype=float)
-    total_tps = out["total_tokens_per_s_per_gpu"].to_numpy(dtype=float)
+    out_tps = np.asarray(table["output_tokens_per_s_per_gpu"], dtype=float)
+    total_tps = np.asarray(table["total_tokens_per_s_per_gpu"], dtype=float)
     u = opts.utilisation
     revenue_gpu_h = out_tps * u * 3600.0 * (p_out + p_in * isl / osl) / 1e6
     cost = cost_per_gpu_hour(system, power, opts)
     gpus_per_mw = power.gpus_per_mw
+    ones = np.ones_like(out_tps)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["price_input_usd_per_m"] = p_in
-        out["price_output_usd_per_m"] = p_out
-        out["revenue_usd_per_gpu_hour"] = revenue_gpu_h
-        out["revenue_usd_per_mw_hour"] = revenue_gpu_h * gpus_per_mw
-        out["revenue_usd_per_year"] = revenue_gpu_h * HOURS_PER_YEAR * power.gpus
-        out["cost_usd_per_gpu_hour"] = cost["total"]
-        out["cost_usd_per_mw_hour"] = cost["total"] * gpus_per_mw
-        out["cost_per_m_output_tokens_usd"] = cost["total"] / (out_tps * u * 3600.0) * 1e6
-        out["cost_per_m_total_tokens_usd"] = cost["total"] / (total_tps * u * 3600.0) * 1e6
-        out["profit_usd_per_mw_hour"] = (revenue_gpu_h - cost["total"]) * gpus_per_mw
-        out["profit_usd_per_year"] = (revenue_gpu_h - cost["total"]) * HOURS_PER_YEAR * power.gpus
-        out["roi"] = (revenue_gpu_h - cost["total"]) / cost["total"]
         operating = cost["total"] - cost["depreciation"]
         margin_per_year = (revenue_gpu_h - operating) * HOURS_PER_YEAR
-        out["payback_years"] = np.where(margin_per_year > 0, cost["capex"] / margin_per_year, np.inf)
-        out["revenue_per_capex"] = revenue_gpu_h * HOURS_PER_YEAR * opts.depreciation_years / cost["capex"]
-    return out
+        return {
+            "price_input_usd_per_m": p_in,
+            "price_output_usd_per_m": p_out,
+            "revenue_usd_per_gpu_hour": revenue_gpu_h,
+            "revenue_usd_per_mw_hour": revenue_gpu_h * gpus_per_mw,
+            "revenue_usd_per_year": revenue_gpu_h * HOURS_PER_YEAR * power.gpus,
+            "cost_usd_per_gpu_hour": cost["total"] * ones,
+            "cost_usd_per_mw_hour": cost["total"] * gpus_per_mw * ones,
+            "cost_per_m_output_tokens_usd": cost["total"] / (out_tps * u * 3600.0) * 1e6,
+            "cost_per_m_total_tokens_usd": cost["total"] / (total_tps * u * 3600.0) * 1e6,
+            "profit_usd_per_mw_hour": (revenue_gpu_h - cost["total"]) * gpus_per_mw,
+            "profit_usd_per_year": (revenue_gpu_h - cost["total"]) * HOURS_PER_YEAR * power.gpus,
+            "roi": (revenue_gpu_h - cost["total"]) / cost["total"],
+            "payback_years": np.where(margin_per_year > 0, cost["capex"] / margin_per_year, np.inf),
+            "revenue_per_capex": revenue_gpu_h * HOURS_PER_YEAR * opts.depreciation_years / cost["capex"],
+        }

@@ -35,35 +35,40 @@ def pareto_mask(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return mask
 
 
-def apply_slo(candidates: pd.DataFrame, ttft_max_s: float | None = None, tpot_max_s: float | None = None,
-              min_tokens_per_s_per_user: float | None = None) -> tuple[pd.DataFrame, str]:
-    """Candidates meeting the SLOs, and the reason when none does."""
-    keep = np.ones(len(candidates), dtype=bool)
+def slo_mask(table, ttft_max_s: float | None = None, tpot_max_s: float | None = None,
+             min_tokens_per_s_per_user: float | None = None) -> tuple[np.ndarray, str]:
+    """(mask of candidates meeting the SLOs, reason when none does) for a table of columns."""
+    n = len(np.asarray(table[X]))
+    keep = np.ones(n, dtype=bool)
     parts = []
     if ttft_max_s is not None:
-        keep &= candidates["ttft_s"].to_numpy() <= ttft_max_s
+        keep &= np.asarray(table["ttft_s"]) <= ttft_max_s
         parts.append(f"TTFT ≤ {ttft_max_s:g} s")
     if tpot_max_s is not None:
-        keep &= candidates["tpot_s"].to_numpy() <= tpot_max_s
+        keep &= np.asarray(table["tpot_s"]) <= tpot_max_s
         parts.append(f"TPOT ≤ {tpot_max_s:g} s")
     if min_tokens_per_s_per_user is not None:
-        keep &= candidates[X].to_numpy() >= min_tokens_per_s_per_user
+        keep &= np.asarray(table[X]) >= min_tokens_per_s_per_user
         parts.append(f"≥ {min_tokens_per_s_per_user:g} tokens/s/user")
     reason = ""
-    if len(candidates) and not keep.any():
-        best_ttft = candidates["ttft_s"].min()
-        best_x = candidates[X].max()
-        reason = (f"no deployment meets {' and '.join(parts)} (best TTFT {best_ttft:.3g} s, "
-                  f"fastest {best_x:.4g} tokens/s/user)")
-    return candidates[keep], reason
+    if n and not keep.any():
+        reason = (f"no deployment meets {' and '.join(parts)} (best TTFT {np.min(table['ttft_s']):.3g} s, "
+                  f"fastest {np.max(table[X]):.4g} tokens/s/user)")
+    return keep, reason
+
+
+def frontier_order(table) -> np.ndarray:
+    """Positions of the frontier rows of a table, sorted by interactivity ascending."""
+    x, y = np.asarray(table[X], dtype=float), np.asarray(table[Y], dtype=float)
+    idx = np.flatnonzero(pareto_mask(x, y))
+    return idx[np.argsort(x[idx], kind="stable")]
 
 
 def pareto(candidates: pd.DataFrame) -> pd.DataFrame:
-    """The frontier rows, sorted by interactivity (tokens/s/user) ascending."""
+    """The frontier rows of a DataFrame, sorted by interactivity (tokens/s/user) ascending."""
     if not len(candidates):
         return candidates.copy()
-    mask = pareto_mask(candidates[X].to_numpy(), candidates[Y].to_numpy())
-    return candidates[mask].sort_values(X).reset_index(drop=True)
+    return candidates.iloc[frontier_order(candidates)].reset_index(drop=True)
 
 
 def value_at(frontier: pd.DataFrame, target: float, column: str = Y, method: str = "interpolate") -> float:

@@ -15,12 +15,12 @@ import pandas as pd
 
 from . import pareto as pareto_math
 from .catalog import Catalog, load_catalog
-from .economics import EconomicsOptions, add_economics, options as economics_options
-from .errors import FactoryModelError
+from .economics import EconomicsOptions, economics_columns, options as economics_options
+from .errors import CatalogError, FactoryModelError
 from .factors import DEFAULT_PROFILE, Factors, load_factors
 from .power import Power, resolve_power
 from .precision import resolve_precision
-from .search import SearchOptions, _empty, search
+from .search import SearchOptions, empty_table, search, table_length, take
 from .serving import Speculation
 
 POWER_COLUMNS = ["tokens_per_s_per_mw", "total_tokens_per_s_per_mw", "tokens_per_s_per_facility",
@@ -38,18 +38,16 @@ def _check_length(name: str, value) -> int:
     return number
 
 
-def add_power(frame: pd.DataFrame, power: Power) -> pd.DataFrame:
+def power_columns(table, power: Power) -> dict[str, np.ndarray]:
     """tokens/s per MW (output and total basis), per facility, and all-in joules per token."""
-    out = frame.copy()
-    per_gpu = out["output_tokens_per_s_per_gpu"].to_numpy(dtype=float)
-    total = out["total_tokens_per_s_per_gpu"].to_numpy(dtype=float)
-    out["tokens_per_s_per_mw"] = per_gpu * power.gpus_per_mw
-    out["total_tokens_per_s_per_mw"] = total * power.gpus_per_mw
-    out["tokens_per_s_per_facility"] = per_gpu * power.gpus
+    per_gpu = np.asarray(table["output_tokens_per_s_per_gpu"], dtype=float)
+    total = np.asarray(table["total_tokens_per_s_per_gpu"], dtype=float)
     with np.errstate(divide="ignore"):
-        out["joules_per_output_token"] = power.kw_per_gpu * 1000.0 / per_gpu
-        out["joules_per_total_token"] = power.kw_per_gpu * 1000.0 / total
-    return out
+        return {"tokens_per_s_per_mw": per_gpu * power.gpus_per_mw,
+                "total_tokens_per_s_per_mw": total * power.gpus_per_mw,
+                "tokens_per_s_per_facility": per_gpu * power.gpus,
+                "joules_per_output_token": power.kw_per_gpu * 1000.0 / per_gpu,
+                "joules_per_total_token": power.kw_per_gpu * 1000.0 / total}
 
 
 def frontier(system: str, model: str, precision: str, isl: int, osl: int, *, serving: str = "best",
@@ -63,7 +61,7 @@ def frontier(system: str, model: str, precision: str, isl: int, osl: int, *, ser
 
     Rows are sorted by tokens/s/user. ``attrs``: ``reason`` ('' unless empty), ``kw_per_gpu``, ``power_basis``,
     ``factory_gpus``, ``racks``, ``candidates`` (deployments searched), ``note``. ``all_candidates=True``
-    returns every feasible deployment (marked ``on_frontier``) instead of the frontier alone.
+    returns every feasible deployment meeting the SLOs (marked ``on_frontier``) instead of the frontier alone.
     """
     catalog = catalog or load_catalog()
     factors = factors or load_factors(profile)
@@ -83,20 +81,26 @@ def frontier(system: str, model: str, precision: str, isl: int, osl: int, *, ser
         notes.append(resolve_precision(sys_, model_, catalog.precision(precision)).note)
         candidates, reason = search(catalog, factors, system, model, precision, isl, osl, search_options)
     except FactoryModelError as exc:  # e.g. a precision the system cannot run: empty, with the reason
-        candidates, reason = _empty(), str(exc)
-    n_candidates = len(candidates)
+        if isinstance(exc, CatalogError):
+            raise
+        candidates, reason = empty_table(), str(exc)
+    n_candidates = table_length(candidates)
     if not reason:
-        candidates, reason = pareto_math.apply_slo(candidates, ttft_max_s, tpot_max_s, min_tokens_per_s_per_user)
+        keep, reason = pareto_math.slo_mask(candidates, ttft_max_s, tpot_max_s, min_tokens_per_s_per_user)
+        candidates = take(candidates, keep)
+    on_frontier = pareto_math.frontier_order(candidates)
     if all_candidates:
-        frame = candidates.reset_index(drop=True)
-        frame["on_frontier"] = pareto_math.pareto_mask(frame[pareto_math.X].to_numpy(),
-                                                       frame[pareto_math.Y].to_numpy())
+        rows = candidates
+        flag = np.zeros(table_length(rows), dtype=bool)
+        flag[on_frontier] = True
+        rows = {**rows, "on_frontier": flag}
     else:
-        frame = pareto_math.pareto(candidates)
-    frame = add_economics(add_power(frame, power), sys_, model, isl, osl, power, opts)
-    frame.insert(0, "system", system)
-    frame.insert(1, "model", model)
-    frame.insert(2, "precision", precision)
+        rows = take(candidates, on_frontier)
+    rows.update(power_columns(rows, power))
+    rows.update(economics_columns(rows, sys_, model, isl, osl, power, opts))
+    n = table_length(rows)
+    frame = pd.DataFrame({"system": np.full(n, system, dtype=object), "model": np.full(n, model, dtype=object),
+                          "precision": np.full(n, precision, dtype=object), **rows})
     if sys_.preliminary:
         notes.append("preliminary system: projected figures")
     if speculation.draft_tokens:
@@ -118,8 +122,10 @@ def economics(frontier_frame: pd.DataFrame, system: str, model: str, isl: int, o
     catalog.model(model)
     power = resolve_power(sys_, mw, pue=pue, kw_per_gpu=kw_per_gpu)
     opts = (economics or economics_options()).validated()
-    base = frontier_frame.drop(columns=[c for c in frontier_frame.columns if c in POWER_COLUMNS], errors="ignore")
-    out = add_economics(add_power(base, power), sys_, model, isl, osl, power, opts)
+    new = power_columns(frontier_frame, power)
+    new.update(economics_columns(frontier_frame, sys_, model, isl, osl, power, opts))
+    base = frontier_frame.drop(columns=[c for c in new if c in frontier_frame.columns])
+    out = pd.concat([base, pd.DataFrame(new, index=frontier_frame.index)], axis=1)
     out.attrs = {**frontier_frame.attrs, "kw_per_gpu": power.kw_per_gpu, "power_basis": power.basis,
                  "factory_gpus": power.gpus, "racks": power.racks, "mw": power.mw}
     return out

@@ -24,7 +24,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from . import architecture as arch
 from .catalog import Catalog, Model, System
@@ -107,9 +106,22 @@ def _batch_grid(limit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([idx, extra]), np.concatenate([batch, np.floor(limit[extra])])
 
 
+Table = dict  # column name -> numpy array, all of one length: cheaper than a DataFrame on the hot path
+
+
+def table_length(table: Table) -> int:
+    return len(next(iter(table.values()))) if table else 0
+
+
+def take(table: Table, index) -> Table:
+    """Rows ``index`` (a boolean mask or integer positions) of every column."""
+    return {k: v[index] for k, v in table.items()}
+
+
 def search(catalog: Catalog, factors: Factors, system_id: str, model_id: str, precision_id: str,
-           isl: int, osl: int, options: SearchOptions = SearchOptions()) -> tuple[pd.DataFrame, str]:
-    """All feasible candidates of a scenario (columns :data:`CANDIDATE_COLUMNS`), and a reason when none."""
+           isl: int, osl: int, options: SearchOptions = SearchOptions()) -> tuple[Table, str]:
+    """All feasible candidates of a scenario (columns :data:`CANDIDATE_COLUMNS`, numpy arrays), and a reason
+    when there are none."""
     system, model = catalog.system(system_id), catalog.model(model_id)
     rp = resolve_precision(system, model, catalog.precision(precision_id))  # raises if unsupported
     sm = build_step_model(system, model, rp, factors)
@@ -122,7 +134,7 @@ def search(catalog: Catalog, factors: Factors, system_id: str, model_id: str, pr
     fits = limit >= 1
     if not fits.any():
         smallest = float(np.min(mem["weight_bytes_per_gpu"])) / 2**30
-        return _empty(), (f"{model_id} does not fit on {system_id} with up to {max_gpus} GPUs per instance "
+        return empty_table(), (f"{model_id} does not fit on {system_id} with up to {max_gpus} GPUs per instance "
                           f"(smallest weight share {smallest:.0f} GiB per GPU, HBM {system.hbm_capacity_gib:g} GiB)")
     layouts, limit = _subset(layouts, fits), limit[fits]
     frames = []
@@ -130,24 +142,23 @@ def search(catalog: Catalog, factors: Factors, system_id: str, model_id: str, pr
         frames.append(_aggregated(sm, factors, layouts, limit, isl, osl, options.speculation))
     if options.serving in ("disagg", "best"):
         frames.append(_disaggregated(sm, factors, system, model, rp, layouts, limit, isl, osl, options.speculation))
-    frame = pd.concat([f for f in frames if len(f)], ignore_index=True) if frames else _empty()
-    return frame, "" if len(frame) else "no feasible deployment"
+    table = {c: np.concatenate([f[c] for f in frames]) for c in CANDIDATE_COLUMNS}
+    return table, "" if table_length(table) else "no feasible deployment"
 
 
-def _empty() -> pd.DataFrame:
+def empty_table() -> Table:
     """A candidate table with no rows."""
-    return pd.DataFrame({c: pd.Series(dtype=object if c in ("serving", "bound") else float)
-                         for c in CANDIDATE_COLUMNS})
+    return {c: np.array([], dtype=object if c in ("serving", "bound") else float) for c in CANDIDATE_COLUMNS}
 
 
-def _aggregated(sm, factors, layouts, limit, isl, osl, speculation) -> pd.DataFrame:
+def _aggregated(sm, factors, layouts, limit, isl, osl, speculation) -> Table:
     idx, batch = _batch_grid(limit)
     cand = Layout(layouts.tp[idx], layouts.ep[idx], layouts.dp[idx], layouts.pp[idx])
     concurrency = batch * cand.dp
     r = aggregated(sm, factors, cand, concurrency, float(isl), float(osl), speculation)
     n = len(cand)
     zeros = np.zeros(n)
-    return pd.DataFrame({
+    return {
         "serving": np.full(n, "agg", dtype=object), "tp": cand.tp, "ep": cand.ep, "dp_attention": cand.dp,
         "pp": cand.pp, "concurrency": concurrency, "gpus": cand.gpus, "prefill_gpus": zeros, "decode_gpus": zeros,
         "prefill_tp": zeros, "prefill_ep": zeros, "prefill_dp_attention": zeros, "prefill_batch": zeros,
@@ -155,7 +166,7 @@ def _aggregated(sm, factors, layouts, limit, isl, osl, speculation) -> pd.DataFr
         "ttft_s": r["ttft_s"], "tpot_s": r["tpot_s"], "tokens_per_s_per_user": r["tokens_per_s_per_user"],
         "output_tokens_per_s_per_gpu": r["output_tokens_per_s_per_gpu"],
         "total_tokens_per_s_per_gpu": r["total_tokens_per_s_per_gpu"], "bound": r["bound"],
-    })
+    }
 
 
 def _prefill_candidates(sm, factors, system: System, model: Model, rp, layouts: Layout, isl, osl) -> dict:
@@ -191,10 +202,10 @@ def _prefill_candidates(sm, factors, system: System, model: Model, rp, layouts: 
             "ttft_s": ttft[keep], "rate": rate[keep]}
 
 
-def _disaggregated(sm, factors, system, model, rp, layouts, limit, isl, osl, speculation) -> pd.DataFrame:
+def _disaggregated(sm, factors, system, model, rp, layouts, limit, isl, osl, speculation) -> Table:
     prefill = _prefill_candidates(sm, factors, system, model, rp, layouts, isl, osl)
     if not prefill:
-        return _empty()
+        return empty_table()
     idx, batch = _batch_grid(limit)
     dec = Layout(layouts.tp[idx], layouts.ep[idx], layouts.dp[idx], layouts.pp[idx])
     d = decode_workers(sm, dec, batch, float(isl), float(osl), speculation)
@@ -230,7 +241,7 @@ def _disaggregated(sm, factors, system, model, rp, layouts, limit, isl, osl, spe
     per_gpu, ys, xs, g_p, g_d = (a.ravel() for a in (per_gpu, ys, xs, g_p, g_d))
     p_layout = prefill["layout"]
     n = len(di)
-    return pd.DataFrame({
+    return {
         "serving": np.full(n, "disagg", dtype=object), "tp": dec.tp[di], "ep": dec.ep[di],
         "dp_attention": dec.dp[di], "pp": dec.pp[di], "concurrency": batch[di] * dec.dp[di],
         "gpus": g_p + g_d, "prefill_gpus": g_p, "decode_gpus": g_d, "prefill_tp": p_layout.tp[pi],
@@ -238,4 +249,4 @@ def _disaggregated(sm, factors, system, model, rp, layouts, limit, isl, osl, spe
         "prefill_instances": xs, "decode_instances": ys, "ttft_s": prefill["ttft_s"][pi], "tpot_s": tpot[di],
         "tokens_per_s_per_user": 1.0 / tpot[di], "output_tokens_per_s_per_gpu": per_gpu,
         "total_tokens_per_s_per_gpu": per_gpu * (isl + osl) / osl, "bound": bound[di],
-    })
+    }
