@@ -201,6 +201,12 @@ class System:
     sources: dict[str, str] = field(default_factory=dict, compare=False)
     preliminary_note: str = ""
     user_defined: bool = False
+    calibration_system: str = ""  # a user-defined copy keeps the efficiency factors of the system it came from
+
+    @property
+    def factor_id(self) -> str:
+        """Id under which efficiency factors are looked up."""
+        return self.calibration_system or self.id
 
     def peak_flops(self, math_precision: str) -> float | None:
         """Dense peak in FLOP/s for ``bf16``/``fp8``/``fp4`` math, None when unsupported."""

@@ -188,8 +188,9 @@ def economics_columns(table, system: System, model_id: str, isl: float, osl: flo
     list_in, list_out = prices.list_prices.get(model_id, (None, None))
     base_in = opts.input_usd_per_m if opts.input_usd_per_m is not None else list_in
     base_out = opts.output_usd_per_m if opts.output_usd_per_m is not None else list_out
-    if base_in is None or base_out is None:
-        raise FactoryModelError(f"no list price for model '{model_id}': give input and output prices")
+    if base_in is None or base_out is None:  # e.g. a user-defined model: revenue unknown until priced
+        base_in = np.nan if base_in is None else base_in
+        base_out = np.nan if base_out is None else base_out
     mult = prices.multiplier(opts.price_curve, np.asarray(table["tokens_per_s_per_user"], dtype=float))
     p_in, p_out = base_in * mult, base_out * mult
     out_tps = np.asarray(table["output_tokens_per_s_per_gpu"], dtype=float)

@@ -46,6 +46,7 @@ SERVING_PARAMETERS = (
     "max_num_tokens",
     "kv_reserved_fraction_of_output",
     "ttft_queue_factor",
+    "max_batch_per_rank",
     "disagg_prefill_rate_factor",
     "disagg_decode_rate_factor",
     "disagg_ttft_factor",

@@ -103,6 +103,11 @@ def frontier(system: str, model: str, precision: str, isl: int, osl: int, *, ser
                           "precision": np.full(n, precision, dtype=object), **rows})
     if sys_.preliminary:
         notes.append("preliminary system: projected figures")
+    if sys_.user_defined or model_.user_defined:
+        notes.append("user-defined " + " and ".join(k for k, v in (("system", sys_.user_defined),
+                                                                   ("model", model_.user_defined)) if v))
+    if n and not np.isfinite(frame["price_output_usd_per_m"]).all():
+        notes.append(f"no list price for {model}: revenue is unknown until input and output prices are given")
     if speculation.draft_tokens:
         notes.append(f"speculative decoding: {speculation.draft_tokens} draft tokens at acceptance "
                      f"{speculation.acceptance:g} → {speculation.tokens_per_step:.2f} tokens per step")

@@ -130,7 +130,8 @@ def search(catalog: Catalog, factors: Factors, system_id: str, model_id: str, pr
     layouts = candidate_layouts(model, max_gpus)
     mem = memory_limits(sm, factors, layouts, float(isl), float(osl))
     budget = factors.serving("max_num_tokens")
-    limit = np.minimum(mem["max_batch_per_rank"], budget * layouts.pp / options.speculation.query_tokens)
+    limit = np.minimum(np.minimum(mem["max_batch_per_rank"], factors.serving("max_batch_per_rank")),
+                       budget * layouts.pp / options.speculation.query_tokens)
     fits = limit >= 1
     if not fits.any():
         smallest = float(np.min(mem["weight_bytes_per_gpu"])) / 2**30

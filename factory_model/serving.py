@@ -105,7 +105,8 @@ def aggregated(sm: StepModel, factors: Factors, layout: Layout, concurrency, isl
     b_max = mem["max_batch_per_rank"]
     wanted = conc / dp
     # the step budget C caps how many tokens decode at once; a rank's micro-batches share it under pp
-    running = np.maximum(np.minimum(np.minimum(wanted, b_max), budget_tokens * pp / q_tokens), 0.0)
+    cap = np.minimum(np.minimum(b_max, factors.serving("max_batch_per_rank")), budget_tokens * pp / q_tokens)
+    running = np.maximum(np.minimum(wanted, cap), 0.0)
     micro = _micro_batch(running, pp)
     # prefill-bound ranks: decode slots limited so that prefill demand fits the remaining budget
     decode_seqs = np.minimum(micro, budget_tokens / (q_tokens + isl * tau / osl))

@@ -93,7 +93,7 @@ class StepModel:
 
 def build_step_model(system: System, model: Model, rp: ResolvedPrecision, factors: Factors) -> StepModel:
     """Resolve peaks, bandwidths and efficiency factors of one scenario."""
-    s = system.id
+    s = system.factor_id
     bw = system.hbm_bandwidth_bytes_per_s
 
     def roof(op_class: str, key: str, math: str, with_memory: bool = True, ramp: bool = True) -> Roofline:
