@@ -1,14 +1,37 @@
 """AI Factory Frontier dashboard: entry point ("picture frame") for the pages in pages/.
 
-Pages are listed explicitly with st.navigation, which also switches off Streamlit's legacy automatic
-discovery of the pages/ folder. Run with ``python3 dev.py run``.
+The shared sidebar (scenario, prices, view) is drawn here, before the chosen page runs, so it stays put when the
+page changes; pages are listed explicitly with st.navigation, which also switches off Streamlit's legacy
+automatic discovery of the pages/ folder. Run with ``python3 dev.py run``.
 """
 
 import streamlit as st
 
-st.set_page_config(page_title="AI Factory Frontier", page_icon="⚡", layout="wide")
+from pages import ui
 
-navigation = st.navigation([
-    st.Page("pages/estimate.py", title="Estimate", default=True, url_path="estimate"),
-])
+st.set_page_config(page_title="AI Factory Frontier", page_icon="⚡", layout="wide",
+                   initial_sidebar_state="expanded")
+
+PAGES = {
+    "frontier.py": st.Page("pages/frontier.py", title="Frontier", icon=":material/show_chart:", default=True,
+                           url_path="frontier"),
+    "revenue.py": st.Page("pages/revenue.py", title="Revenue", icon=":material/payments:", url_path="revenue"),
+    "compare.py": st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
+    "tco.py": st.Page("pages/tco.py", title="TCO", icon=":material/savings:", url_path="tco"),
+    "what_if.py": st.Page("pages/what_if.py", title="What-if", icon=":material/tune:", url_path="what-if"),
+    "claims.py": st.Page("pages/claims.py", title="Claims & validation", icon=":material/fact_check:",
+                         url_path="claims"),
+    "methodology.py": st.Page("pages/methodology.py", title="Methodology", icon=":material/menu_book:",
+                              url_path="methodology"),
+}
+
+navigation = st.navigation(list(PAGES.values()), position="top")
+deep_link = st.session_state.pop("_deep_link", None)
+if deep_link in PAGES and PAGES[deep_link] is not navigation:
+    st.switch_page(PAGES[deep_link])  # a first visit to /page was started by the legacy router (pages/ui.py)
+ui.check_query_params()
+st.session_state["_scenario"] = ui.sidebar()
+ui.presentation_css(st.session_state["_scenario"].present)
+if st.session_state.get("url_notice"):
+    st.warning(st.session_state.pop("url_notice"))
 navigation.run()

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .catalog import load_catalog
 from .errors import FactoryModelError
-from .estimate import RESULT_COLUMNS, estimate, estimate_table
+from .estimate import estimate, estimate_table
 from .factors import DEFAULT_PROFILE, available_profiles, load_factors
 
 FORMATS = ("table", "json", "csv")

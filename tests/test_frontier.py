@@ -1,9 +1,7 @@
 """Deployment search, Pareto frontier, power envelope and economics (frontier-and-economics issue)."""
 
-import math
 
 import numpy as np
-import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

@@ -1,7 +1,5 @@
 """The calibrated model against the measured reference set, and the fit machinery."""
 
-import numpy as np
-import pandas as pd
 import pytest
 
 from factory_model.catalog import DATA_DIR

@@ -1,0 +1,45 @@
+"""Claims & validation page: the seed articles' claims beside the model's values (with assumptions), and the
+model's predictions against the measured reference points."""
+
+import streamlit as st
+
+from factory_model.claims import evaluate_claims
+from factory_model.validation import validate
+from pages import charts, ui
+
+sc = ui.scenario()
+
+
+@st.cache_data(show_spinner="Evaluating the seed claims…")
+def claims_table():
+    return evaluate_claims()
+
+
+@st.cache_data(show_spinner="Validating against the reference set…")
+def validation(backend: str):
+    return validate(backend=backend)
+
+
+st.title("Claims and validation")
+st.subheader("What the seed articles claim, and what the model says")
+st.caption("Each claim is evaluated under the assumptions beside it (the seeds rarely state model, lengths or "
+           "prices). 'Agrees' means within a factor of 1.5; nothing is tuned to agree.")
+claims = claims_table()
+st.dataframe(claims, hide_index=True, width="stretch",
+             column_config={"claimed_value": st.column_config.NumberColumn(format="%.4g"),
+                            "model_value": st.column_config.NumberColumn(format="%.4g"),
+                            "assumptions": st.column_config.TextColumn(width="large")})
+st.download_button("Claims (CSV)", claims.to_csv(index=False), file_name="claims.csv", mime="text/csv",
+                   on_click="ignore", key="claims_csv")
+
+st.subheader("Model vs measured reference points")
+backend = st.segmented_control("Target", ["best", "trtllm", "vllm", "sglang"], default="best", key="val_backend",
+                               bind="query-params", required=True,
+                               ) or "best"
+points, summary = validation(backend)
+st.caption("Median absolute % error (MdAPE) per system × model × precision; bias = median signed error. The "
+           "reference set is the only data the model is fitted on (data/reference/PROVENANCE.md).")
+st.dataframe(summary, hide_index=True, width="stretch")
+fig = charts.validation_figure(points, present=sc.present)
+st.plotly_chart(fig, theme=None, key="validation_chart")
+ui.downloads(fig, points, "validation", "validation")
