@@ -12,26 +12,26 @@ from pages import ui
 st.set_page_config(page_title="AI Factory Frontier", page_icon="⚡", layout="wide",
                    initial_sidebar_state="expanded")
 
-PAGES = {
+PAGES = {  # file name -> page
     "frontier.py": st.Page("pages/frontier.py", title="Frontier", icon=":material/show_chart:", default=True,
                            url_path="frontier"),
     "revenue.py": st.Page("pages/revenue.py", title="Revenue", icon=":material/payments:", url_path="revenue"),
     "compare.py": st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
     "tco.py": st.Page("pages/tco.py", title="TCO", icon=":material/savings:", url_path="tco"),
-    "what_if.py": st.Page("pages/what_if.py", title="What-if", icon=":material/tune:", url_path="what-if"),
+    "what_if.py": st.Page("pages/what_if.py", title="What-if", icon=":material/tune:", url_path="what_if"),
     "claims.py": st.Page("pages/claims.py", title="Claims & validation", icon=":material/fact_check:",
                          url_path="claims"),
     "methodology.py": st.Page("pages/methodology.py", title="Methodology", icon=":material/menu_book:",
                               url_path="methodology"),
 }
 
+# url_path = file stem, so a page first opened by Streamlit's legacy pages/ router keeps its identity when
+# pages/ui.py reruns it through this file (see ui.require_app)
 navigation = st.navigation(list(PAGES.values()), position="top")
-deep_link = st.session_state.pop("_deep_link", None)
-if deep_link in PAGES and PAGES[deep_link] is not navigation:
-    st.switch_page(PAGES[deep_link])  # a first visit to /page was started by the legacy router (pages/ui.py)
 ui.check_query_params()
 st.session_state["_scenario"] = ui.sidebar()
 ui.presentation_css(st.session_state["_scenario"].present)
 if st.session_state.get("url_notice"):
     st.warning(st.session_state.pop("url_notice"))
+st.session_state["_app_ran"] = True  # pages check this to know app.py framed them in this run
 navigation.run()

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
-REQUIREMENTS = {"run": "requirements.txt", "test": "requirements-test.txt", "bench": "requirements.txt"}
+REQUIREMENTS = {"run": "requirements.txt", "test": "requirements-test.txt", "bench": "requirements-test.txt"}
 
 
 def _digest(path: Path) -> str:
@@ -59,7 +59,10 @@ def main(argv: list[str]) -> int:
     if command == "run":
         args = [str(PYTHON), "-m", "streamlit", "run", "app.py", *extra]
     elif command == "bench":
-        args = [str(PYTHON), "-m", "factory_model.bench", *extra]
+        code = subprocess.call([str(PYTHON), "-m", "factory_model.bench", *extra], cwd=ROOT)
+        args = [str(PYTHON), "tests/bench_dashboard.py"]
+        if code:
+            return code
     else:
         args = [str(PYTHON), "-m", "pytest", *extra]
     return subprocess.call(args, cwd=ROOT)

@@ -30,6 +30,7 @@ def numbers(custom_text: str) -> pd.DataFrame:
     return frame
 
 
+sc = ui.scenario()
 st.title("Methodology")
 st.markdown("""
 **What the model computes.** For a system, model, precision and workload it searches every deployment
@@ -66,7 +67,8 @@ query = st.text_input("Search (id, field, value or source)", key="method_search"
 table = numbers(ui.custom_yaml())
 if query:
     terms = [t.lower() for t in query.split()]
-    text = table.astype(str).agg(" ".join, axis=1).str.lower()
+    text = pd.Series([" ".join(str(v) for v in row).lower() for row in table.itertuples(index=False)],
+                     index=table.index)
     mask = pd.Series(True, index=table.index)
     for term in terms:
         mask &= text.str.contains(term, regex=False)

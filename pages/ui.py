@@ -181,9 +181,16 @@ def sidebar() -> Scenario:
     cat = catalog()
     custom_systems, _ = custom_entries()
     system_ids = list(cat.systems)
+    # a What-if action may ask to (de)select a system; session state of a widget can change only before it is drawn
+    if "_select_system" in st.session_state or "_deselect_system" in st.session_state:
+        chosen = [s for s in st.session_state.get("systems", DEFAULT_SYSTEMS) if s in system_ids]
+        add, drop = st.session_state.pop("_select_system", None), st.session_state.pop("_deselect_system", None)
+        st.session_state["systems"] = [s for s in chosen if s != drop] + ([add] if add and add not in chosen else [])
     with st.sidebar:
         st.markdown("### Scenario")
-        systems = st.multiselect("Systems", system_ids, default=[s for s in DEFAULT_SYSTEMS if s in system_ids],
+        preset = "systems" in st.session_state  # set by What-if: passing a default as well would warn
+        systems = st.multiselect("Systems", system_ids,
+                                 default=None if preset else [s for s in DEFAULT_SYSTEMS if s in system_ids],
                                  key="systems", bind="query-params",
                                  help="Architectures overlaid on every chart (colour per architecture).")
         model_ids = list(cat.models)
@@ -343,31 +350,28 @@ def replace_custom_model(model) -> None:
 
 
 def scenario() -> Scenario:
-    """The scenario built by app.py's sidebar for this run (bounces through app.py when run without it)."""
-    if "_scenario" not in st.session_state:
+    """The scenario built by app.py's sidebar in this script run; call once per page run.
+
+    app.py marks every run it starts; a page run without the mark was started by the legacy router and is
+    bounced through app.py (:func:`require_app`).
+    """
+    if not st.session_state.pop("_app_ran", False):
         require_app()
     return st.session_state["_scenario"]
 
 
 def require_app() -> None:
-    """Run the page through app.py when Streamlit's legacy pages/ routing started it directly.
+    """Rerun through app.py when Streamlit's legacy pages/ routing started this page directly.
 
-    A server whose first visitor opens a deep link (/revenue) routes it with the pre-st.navigation multipage
-    mechanism, because a folder named pages/ exists (the product's layout keeps it). The page then runs without
-    app.py's sidebar: switch that mechanism off for the process, remember the requested page, and rerun
-    app.py, which opens the page through st.navigation.
+    A server whose first visitor opens a deep link (/revenue), and every AppTest run, route the request with the
+    pre-st.navigation multipage mechanism because a folder named pages/ exists (the product's layout keeps it).
+    The page then runs without app.py's sidebar. Switching that mechanism off for the process and rerunning
+    keeps the page and the URL; the rerun goes through app.py and st.navigation.
     """
     from streamlit.runtime.pages_manager import PagesManager
 
-    import inspect
-    from pathlib import Path
-
     PagesManager.uses_pages_directory = False
-    here = Path(__file__).resolve()
-    callers = [Path(f.filename).resolve() for f in inspect.stack()]
-    page = next((c.name for c in callers if c.parent == here.parent and c != here), "")
-    st.session_state["_deep_link"] = page
-    st.switch_page("app.py")
+    st.rerun()
 
 
 def frozen(sc: Scenario, **changes) -> Scenario:

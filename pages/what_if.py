@@ -21,9 +21,9 @@ with left:
                            key="whatif_base")
     base = cat.system(base_id)
     with st.form("system_form"):
-        new_id = st.text_input("New system id", value=f"{base_id}-custom", max_chars=63)
+        new_id = st.text_input("New system id", value=f"{base_id}-custom", max_chars=63, key="whatif_id")
         c1, c2 = st.columns(2)
-        bw = c1.number_input("HBM bandwidth (TB/s)", 0.1, 100.0, float(base.hbm_bandwidth_tb_s), 0.1)
+        bw = c1.number_input("HBM bandwidth (TB/s)", 0.1, 100.0, float(base.hbm_bandwidth_tb_s), 0.1, key="whatif_bw")
         hbm = c2.number_input("HBM capacity (GiB)", 1.0, 4096.0, float(base.hbm_capacity_gib), 1.0)
         fp8 = c1.number_input("Dense FP8 (TFLOP/s)", 1.0, 200_000.0, float(base.peak_dense_tflops["fp8"] or 1), 100.0)
         fp4 = c2.number_input("Dense FP4 (TFLOP/s, 0 = none)", 0.0, 400_000.0,
@@ -33,7 +33,7 @@ with left:
         domain = c1.number_input("Scale-up domain (GPUs)", 1, 1024, int(base.scale_up_domain_gpus), 1)
         price = c2.number_input("$/GPU-hour (hyperscaler tier)", 0.01, 100.0, float(base.gpu_hour_usd["hyperscaler"]), 0.05)
         capex = c1.number_input("Capex per GPU ($)", 100.0, 2_000_000.0, float(base.capex_usd_per_gpu), 1000.0)
-        submitted = st.form_submit_button("Add / update system", type="primary")
+        submitted = st.form_submit_button("Add / update system", type="primary", key="whatif_submit")
     if submitted:
         try:
             system = custom.edit_system(base, new_id.strip(), hbm_bandwidth_tb_s=bw, hbm_capacity_gib=hbm,
@@ -44,9 +44,7 @@ with left:
             if system.id in cat.systems and not cat.systems[system.id].user_defined:
                 raise FactoryModelError(f"'{system.id}' is a built-in id; choose another")
             ui.replace_custom_system(system)
-            selected = list(st.session_state.get("systems", []))
-            if system.id not in selected:
-                st.session_state["systems"] = selected + [system.id]
+            st.session_state["_select_system"] = system.id  # the sidebar adds it before drawing its widget
             st.success(f"{system.id} added and selected; it is marked user-defined on every page.")
             st.rerun()
         except FactoryModelError as exc:
@@ -93,7 +91,7 @@ if systems or models:
         st.markdown(f"- **{s.id}** (from {s.calibration_system}): changed {', '.join(changed) or 'nothing'}")
         if st.button(f"Remove {s.id}", key=f"remove_{s.id}"):
             st.session_state["custom_systems"] = [x for x in systems if x.id != s.id]
-            st.session_state["systems"] = [x for x in st.session_state.get("systems", []) if x != s.id]
+            st.session_state["_deselect_system"] = s.id
             st.rerun()
     for m in models:
         st.markdown(f"- **{m.id}** (model from config.json)")
