@@ -14,7 +14,8 @@ Per GPU and hour (u = utilisation, the share of hours sold at that operating poi
     revenue  = output tokens/s/GPU · u · 3600 · (p_out + p_in · isl/osl) / 1e6
     cost     = tier $/GPU-hour (SemiAnalysis TCO, energy included)          [cost_basis "tier"]
              | capex / (years · 8760) + kW_all-in · $/kWh + capex · f_facility / 8760   [cost_basis "buildup"]
-    cost per 1M output tokens = cost / (output tokens/s/GPU · u · 3600) · 1e6  (total basis: total tokens/s)
+    cost per 1M output tokens = cost / (output tokens/s/GPU · u · 3600) · 1e6  (total basis: total tokens/s;
+    input basis: input tokens/s — each basis charges the whole cost to that kind of token)
 
 Per MW multiply by GPUs per MW (power.py). profit = revenue − cost; ROI = profit / cost; payback = capex /
 (annual revenue − annual operating cost), operating cost = cost − capex / years; revenue_per_capex = revenue
@@ -176,7 +177,7 @@ def cost_per_gpu_hour(system: System, power: Power, opts: EconomicsOptions) -> d
 ECONOMICS_COLUMNS = [
     "price_input_usd_per_m", "price_output_usd_per_m", "revenue_usd_per_gpu_hour", "revenue_usd_per_mw_hour",
     "revenue_usd_per_year", "cost_usd_per_gpu_hour", "cost_usd_per_mw_hour", "cost_per_m_output_tokens_usd",
-    "cost_per_m_total_tokens_usd", "profit_usd_per_mw_hour", "profit_usd_per_year", "roi", "payback_years",
+    "cost_per_m_total_tokens_usd", "cost_per_m_input_tokens_usd", "profit_usd_per_mw_hour", "profit_usd_per_year", "roi", "payback_years",
     "revenue_per_capex",
 ]
 
@@ -213,6 +214,7 @@ def economics_columns(table, system: System, model_id: str, isl: float, osl: flo
             "cost_usd_per_mw_hour": cost["total"] * gpus_per_mw * ones,
             "cost_per_m_output_tokens_usd": cost["total"] / (out_tps * u * 3600.0) * 1e6,
             "cost_per_m_total_tokens_usd": cost["total"] / (total_tps * u * 3600.0) * 1e6,
+            "cost_per_m_input_tokens_usd": cost["total"] / ((total_tps - out_tps) * u * 3600.0) * 1e6,
             "profit_usd_per_mw_hour": (revenue_gpu_h - cost["total"]) * gpus_per_mw,
             "profit_usd_per_year": (revenue_gpu_h - cost["total"]) * HOURS_PER_YEAR * power.gpus,
             "roi": (revenue_gpu_h - cost["total"]) / cost["total"],

@@ -80,3 +80,41 @@ def test_estimate_input_csv(tmp_path):
 def test_validate_prints_error_table():
     out = run("validate", check_rc=0).stdout
     assert "TPOT_MdAPE_%" in out and "all" in out
+
+
+def test_frontier_cli_table_and_json():
+    out = run("frontier", "--system", "b200-sxm", "--model", "llama-3.1-70b", "--precision", "nvfp4", "--isl", "1024",
+              "--osl", "1024", "--mw", "10", check_rc=0).stdout
+    assert "tokens_per_s_per_mw" in out and "max profit" in out
+    rows = json.loads(run("frontier", "--system", "b200-sxm", "--model", "llama-3.1-70b", "--precision", "nvfp4",
+                          "--isl", "1024", "--osl", "1024", "--format", "json", check_rc=0).stdout)
+    for col in ("tokens_per_s_per_user", "output_tokens_per_s_per_gpu", "total_tokens_per_s_per_gpu",
+                "tokens_per_s_per_mw", "ttft_s", "tpot_s", "serving", "tp", "ep", "dp_attention", "pp",
+                "concurrency", "prefill_gpus", "decode_gpus", "revenue_usd_per_mw_hour", "cost_per_m_output_tokens_usd"):
+        assert col in rows[0]
+
+
+def test_frontier_cli_empty_with_reason():
+    out = run("frontier", "--system", "h100-sxm", "--model", "llama-3.1-70b", "--precision", "fp8", "--isl", "8192",
+              "--osl", "1024", "--ttft-max-s", "0.001", check_rc=0).stdout
+    assert "empty frontier: no deployment meets TTFT" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--mw", "-1"], "positive number of MW"),
+    (["--pue", "0.8"], "PUE must be at least 1.0"),
+    (["--output-price", "-2"], "must not be negative"),
+    (["--pue", "1.2", "--kw-per-gpu", "2"], "not allowed with argument"),
+    (["--mtp", "2", "--mtp-acceptance", "1.5"], "acceptance rate in [0, 1]"),
+])
+def test_frontier_cli_bad_options(args, message):
+    proc = run("frontier", "--system", "h100-sxm", "--model", "llama-3.1-8b", "--precision", "fp8", "--isl", "128",
+               "--osl", "128", *args)
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr, proc.stderr
+
+
+def test_compare_cli():
+    out = run("compare", "--systems", "h200-sxm,gb200-nvl72", "--model", "deepseek-r1", "--precision", "fp8,nvfp4",
+              "--isl", "1024", "--osl", "8192", "--at", "20,50", check_rc=0).stdout
+    assert "gb200-nvl72_vs_h200-sxm" in out
