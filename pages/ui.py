@@ -282,21 +282,26 @@ def presentation_css(present: bool) -> None:
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
-def _frontier(system: str, model: str, precision: str, isl: int, osl: int, serving: str, mw: float,
-              pue: float | None, ttft: float | None, min_tps: float | None, mtp: int, acc: float,
-              econ: fm.EconomicsOptions, custom_text: str) -> pd.DataFrame:
-    return fm.frontier(system, model, precision, isl, osl, serving=serving, mw=mw, pue=pue, ttft_max_s=ttft,
-                       min_tokens_per_s_per_user=min_tps, mtp_tokens=mtp, mtp_acceptance=acc, economics=econ,
+def _frontier(system: str, model: str, precision: str, isl: int, osl: int, serving: str, ttft: float | None,
+              min_tps: float | None, mtp: int, acc: float, custom_text: str) -> pd.DataFrame:
+    """The search and the frontier: everything that does not depend on power or prices (cached)."""
+    return fm.frontier(system, model, precision, isl, osl, serving=serving, ttft_max_s=ttft,
+                       min_tokens_per_s_per_user=min_tps, mtp_tokens=mtp, mtp_acceptance=acc,
                        catalog=_catalog_with(custom_text))
 
 
 def frontier(sc: Scenario, system: str, *, precision: str | None = None, serving: str | None = None) -> pd.DataFrame:
-    """The cached frontier of one system under the scenario (errors become an empty frame with the reason)."""
+    """One system's frontier under the scenario: the cached search, re-priced for the scenario's power and
+    economics (milliseconds). Errors become an empty frame carrying the reason."""
     prec = precision or sc.precision_for(system)
+    text = custom_yaml()
     try:
-        return _frontier(system, sc.model, prec, sc.isl, sc.osl, serving or sc.serving, sc.mw, sc.pue,
-                         sc.ttft_max_s, sc.min_tokens_per_s_per_user, sc.mtp_tokens, sc.mtp_acceptance,
-                         sc.economics, custom_yaml())
+        frame = _frontier(system, sc.model, prec, sc.isl, sc.osl, serving or sc.serving, sc.ttft_max_s,
+                          sc.min_tokens_per_s_per_user, sc.mtp_tokens, sc.mtp_acceptance, text)
+        if not len(frame):
+            return frame
+        return fm.economics(frame, system, sc.model, sc.isl, sc.osl, mw=sc.mw, pue=sc.pue, economics=sc.economics,
+                            catalog=_catalog_with(text))
     except FactoryModelError as exc:
         frame = pd.DataFrame()
         frame.attrs["reason"] = str(exc)
