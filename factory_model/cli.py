@@ -11,6 +11,7 @@ import dataclasses
 import json
 import math
 import sys
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -264,6 +265,65 @@ def cmd_claims(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from .calibration import session as sessions
+    from .calibration.fit import calibrate, profile_yaml
+
+    if args.live:
+        from .calibration.live import record
+
+        if not args.record:
+            raise FactoryModelError("calibrate --live needs --record FILE (.csv or .parquet)")
+        meta = {k: v for k, v in (("system", args.system), ("model", args.model), ("precision", args.precision),
+                                  ("isl", args.isl), ("osl", args.osl), ("tp", args.tp), ("ep", args.ep),
+                                  ("dp_attention", args.dp_attention), ("pp", args.pp)) if v is not None}
+        if meta.get("system"):
+            load_catalog().system(meta["system"])
+        session = record(args.duration, meta, prometheus_url=args.prometheus, metrics_url=args.metrics_url,
+                         rate_hz=args.rate, path=args.record, concurrency=args.concurrency,
+                         progress=lambda s: None)
+        gpu, server = session.gpu, session.server
+        print(f"recorded {len(gpu)} GPU readings from {gpu['gpu'].nunique() if len(gpu) else 0} GPU(s) and "
+              f"{len(server)} server snapshots in {args.duration:g} s → {args.record}")
+        for note in session.notes:
+            print(f"note: {note}")
+        return 0
+    if not args.replay:
+        raise FactoryModelError("calibrate needs --replay FILE or --live")
+    session = sessions.load(args.replay)
+    result = calibrate(session, args.name or Path(args.replay).stem)
+    if args.save_profile:
+        Path(args.save_profile).write_text(profile_yaml(result))
+    if args.format == "json":
+        print(json.dumps(_clean({
+            "session": session.describe(), "notes": session.notes, "provenance": result.provenance,
+            "factors": [{"system": s, "precision": p, "op_class": o, "parameter": k, "prior": pr, "fitted": v}
+                        for (s, p, o, k), pr, v in zip(result.parameters, result.prior, result.fitted)],
+            "error_before_pct": result.error_before_pct, "error_after_pct": result.error_after_pct,
+            "power": result.power, "points": _records(result.points)}), indent=2))
+        return 0
+    print(session.describe())
+    for note in session.notes:
+        print(f"note: {note}")
+    print("\nMeasured operating points:")
+    _print_frame(result.points[["phase", "concurrency", "output_tokens_per_s_per_gpu", "tokens_per_s_per_user",
+                                "ttft_s", "tpot_s", "power_w_per_gpu", "tokens_per_joule", "tokens_per_s_per_mw"]],
+                 "table")
+    print("\nFitted factors:")
+    for (s, p, o, k), prior, value in zip(result.parameters, result.prior, result.fitted):
+        print(f"  {s}/{p}/{o}.{k}: {prior:.4g} → {value:.4g}")
+    b, a = result.error_before_pct, result.error_after_pct
+    print(f"\nmedian abs % error before → after: TPOT {b['tpot_mdape_pct']:.1f} → {a['tpot_mdape_pct']:.1f}, "
+          f"TTFT {b['ttft_mdape_pct']:.1f} → {a['ttft_mdape_pct']:.1f}, tokens/s/GPU "
+          f"{b['output_tokens_per_s_per_gpu_mdape_pct']:.1f} → {a['output_tokens_per_s_per_gpu_mdape_pct']:.1f}")
+    p = result.power
+    print(f"measured GPU power {p['measured_w_per_gpu_mean']:.0f} W = {p['fraction_of_tdp']:.0%} of the "
+          f"{p['tdp_w']:.0f} W TDP")
+    if args.save_profile:
+        print(f"profile written to {args.save_profile}")
+    return 0
+
+
 def _add_frontier_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True)
     p.add_argument("--isl", type=int, required=True, help="input tokens per request")
@@ -338,6 +398,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS, default="table")
     p.add_argument("--profile", default=DEFAULT_PROFILE)
     p.set_defaults(func=cmd_claims)
+
+    p = sub.add_parser("calibrate", help="fit factors to a recorded session, or record one live from GPUs")
+    p.add_argument("--replay", help="recorded session (.csv or .parquet) to measure and fit")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--save-profile", dest="save_profile", help="write the calibration profile YAML here")
+    p.add_argument("--name", help="profile name (default: the file's name)")
+    p.add_argument("--live", action="store_true", help="record from NVML (or --prometheus) and a metrics URL")
+    p.add_argument("--duration", type=float, default=60.0, help="seconds to record (live)")
+    p.add_argument("--rate", type=float, default=2.0, help="samples per second (live)")
+    p.add_argument("--metrics-url", dest="metrics_url", help="inference server /metrics URL (vLLM, SGLang, Dynamo)")
+    p.add_argument("--prometheus", help="Prometheus server URL to read DCGM GPU metrics from instead of NVML")
+    p.add_argument("--record", help="where to save the live session (.csv or .parquet)")
+    for name in ("system", "model", "precision"):
+        p.add_argument(f"--{name}", help="deployment metadata stored with a live recording")
+    for name in ("isl", "osl", "tp", "ep", "pp"):
+        p.add_argument(f"--{name}", type=int)
+    p.add_argument("--dp-attention", type=int, dest="dp_attention")
+    p.add_argument("--concurrency", type=float, help="requests the load generator keeps in flight")
+    p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("validate", help="model error against data/reference/measured_agg_points.csv")
     p.add_argument("--profile", default=DEFAULT_PROFILE)

@@ -36,7 +36,7 @@ from scipy.optimize import least_squares
 from .catalog import DATA_DIR, Catalog, _Fields, flatten_sourced, load_catalog, read_yaml
 from .factors import CALIBRATION_DIR_NAME, FactorRow, Factors, load_factors, write_factor_csv, UNCALIBRATED
 from .precision import resolve_precision
-from .reference import REFERENCE_PATH, load_reference, predict, select
+from .reference import BENCHMARK_LENGTH_FACTOR, REFERENCE_PATH, load_reference, predict, select
 from .validation import add_errors, summarize
 
 MIN_GROUP_POINTS = 20  # a system x model x precision group needs this many configurations for its own factors
@@ -144,15 +144,22 @@ class FitResult:
 
 def fit(backend: str = "best", *, reference: pd.DataFrame | None = None, catalog: Catalog | None = None,
         base: Factors | None = None, max_nfev: int = 60,
-        only: list[tuple[str, str, str, str]] | None = None) -> FitResult:
+        only: list[tuple[str, str, str, str]] | None = None, points: pd.DataFrame | None = None,
+        length_factor: float = BENCHMARK_LENGTH_FACTOR) -> FitResult:
     """Fit on the training configurations of the reference set; return before/after error tables.
 
-    ``only`` restricts the fit to the listed (system, precision, op_class, parameter) keys.
+    ``only`` restricts the fit to the listed (system, precision, op_class, parameter) keys. ``points`` fits
+    given measured rows instead (reference format, e.g. a calibration session's operating points) with no
+    hold-out; ``length_factor`` scales their isl/osl as in :func:`reference.predict`.
     """
     catalog = catalog or load_catalog()
     base = base or load_factors(UNCALIBRATED)
-    points = select(reference if reference is not None else load_reference(), backend).reset_index(drop=True)
-    held = holdout_mask(points)
+    if points is None:
+        points = select(reference if reference is not None else load_reference(), backend).reset_index(drop=True)
+        held = holdout_mask(points)
+    else:
+        points = points.reset_index(drop=True)
+        held = np.zeros(len(points), dtype=bool)
     train = points[~held].reset_index(drop=True)
     params = fitted_parameters(train, catalog)
     if only is not None:
@@ -165,7 +172,7 @@ def fit(backend: str = "best", *, reference: pd.DataFrame | None = None, catalog
     measured_ttft = np.log(train["ttft_ms"].to_numpy())
 
     def residuals(theta: np.ndarray) -> np.ndarray:
-        pred = predict(train, _apply(base, params, theta), catalog)
+        pred = predict(train, _apply(base, params, theta), catalog, length_factor)
         r_tpot = np.log(np.maximum(pred["pred_tpot_ms"].to_numpy(), 1e-9)) - measured_tpot
         r_ttft = np.log(np.maximum(pred["pred_ttft_ms"].to_numpy(), 1e-9)) - measured_ttft
         data = np.concatenate([TPOT_WEIGHT * r_tpot, TTFT_WEIGHT * r_ttft])
@@ -176,9 +183,10 @@ def fit(backend: str = "best", *, reference: pd.DataFrame | None = None, catalog
     solution = least_squares(residuals, start, bounds=(lower, upper), loss="soft_l1", f_scale=LOSS_SCALE,
                              x_scale=np.maximum(sigma, 1e-3), max_nfev=max_nfev, diff_step=1e-3)
     fitted = _apply(base, params, solution.x)
-    before = summarize(add_errors(predict(points, base, catalog)))
-    after = summarize(add_errors(predict(train, fitted, catalog)))
-    holdout_after = summarize(add_errors(predict(points[held].reset_index(drop=True), fitted, catalog)))
+    before = summarize(add_errors(predict(points, base, catalog, length_factor)))
+    after = summarize(add_errors(predict(train, fitted, catalog, length_factor)))
+    holdout_after = summarize(add_errors(predict(points[held].reset_index(drop=True), fitted, catalog,
+                                                 length_factor)))
     return FitResult(params, prior, solution.x, fitted, before, after, holdout_after, len(train), int(held.sum()),
                      backend)
 

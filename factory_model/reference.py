@@ -72,11 +72,13 @@ def select(frame: pd.DataFrame, backend: str = "best") -> pd.DataFrame:
     return frame[frame["backend"] == backend].reset_index(drop=True)
 
 
-def predict(frame: pd.DataFrame, factors: Factors, catalog: Catalog | None = None) -> pd.DataFrame:
+def predict(frame: pd.DataFrame, factors: Factors, catalog: Catalog | None = None,
+            length_factor: float = BENCHMARK_LENGTH_FACTOR) -> pd.DataFrame:
     """Add ``pred_ttft_ms``, ``pred_tpot_ms``, ``pred_output_tokens_per_s_per_gpu`` and ``pred_reason``.
 
     Deployments map as tp → tp, dp_attention → dp_attention, moe_ep → ep (the reference's moe_tp equals
-    tp·dp_attention/moe_ep, our convention); lengths are the benchmark's means, 0.9 × nominal.
+    tp·dp_attention/moe_ep, our convention), pp → pp when the frame has it; lengths are ``length_factor`` ×
+    the given isl/osl (the reference benchmark's means are 0.9 × nominal; measured sessions give means: 1.0).
     """
     catalog = catalog or load_catalog()
     out = frame.copy()
@@ -84,10 +86,11 @@ def predict(frame: pd.DataFrame, factors: Factors, catalog: Catalog | None = Non
     reason = np.full(len(frame), "", dtype=object)
     for (system, model, precision), idx in frame.groupby(["system", "model", "precision"]).indices.items():
         g = frame.iloc[idx]
-        layout = Layout.of(g["tp"].to_numpy(), g["moe_ep"].to_numpy(), g["dp_attention"].to_numpy(), 1)
+        pp = g["pp"].to_numpy() if "pp" in g else 1
+        layout = Layout.of(g["tp"].to_numpy(), g["moe_ep"].to_numpy(), g["dp_attention"].to_numpy(), pp)
         r = evaluate(catalog, factors, system, model, precision, layout,
-                     BENCHMARK_LENGTH_FACTOR * g["isl"].to_numpy(float),
-                     BENCHMARK_LENGTH_FACTOR * g["osl"].to_numpy(float), g["concurrency"].to_numpy(float))
+                     length_factor * g["isl"].to_numpy(float),
+                     length_factor * g["osl"].to_numpy(float), g["concurrency"].to_numpy(float))
         pred["ttft"][idx] = r["ttft_s"] * 1e3
         pred["tpot"][idx] = r["tpot_s"] * 1e3
         pred["tput"][idx] = r["output_tokens_per_s_per_gpu"]
