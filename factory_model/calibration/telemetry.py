@@ -16,6 +16,7 @@ answer) raises :class:`TelemetryError` with one line that says what and how to f
 from __future__ import annotations
 
 import json
+import re
 import math
 import time
 import urllib.error
@@ -170,6 +171,8 @@ class NvmlSource(TelemetrySource):
             except n.NVMLError as exc:
                 self.lost.add(gpu)
                 failures.append(_nvml_message(n, exc, f"GPU {gpu} ({self.names[gpu]})"))
+        if not failures and self.handles and len(self.lost) == len(self.handles):
+            failures.append("every GPU has been lost; nothing left to read")
         if failures:
             error = TelemetryError("; ".join(failures))
             error.readings = readings  # what was read before the fault is kept
@@ -267,8 +270,27 @@ class PrometheusSource(TelemetrySource):
                                  f"(is the DCGM exporter scraped?)")
         return sorted(by_gpu.values(), key=lambda r: r.gpu)
 
-    def fleet(self) -> dict[str, float]:
-        """Fleet totals computed by Prometheus itself: GPUs reporting, total and mean power (W)."""
+    def fleet(self, window_s: int = 30) -> dict[str, float]:
+        """Fleet totals computed by Prometheus itself.
+
+        gpus, power_w_total, power_w_mean (W, GPU board power from DCGM); output_tokens_per_s (output token basis,
+        rate over ``window_s`` of every engine's generated-token counter in data/server_metrics.yaml; NaN when no
+        server is scraped); output_tokens_per_s_per_mw_gpu = output_tokens_per_s / (power_w_total / 1e6), i.e.
+        per MW of *GPU* power (no host, network or cooling).
+        """
         count = self.client.scalar(f"count(DCGM_FI_DEV_POWER_USAGE{self.selector})") or 0.0
         total = self.client.scalar(f"sum(DCGM_FI_DEV_POWER_USAGE{self.selector})") or 0.0
-        return {"gpus": count, "power_w_total": total, "power_w_mean": total / count if count else float("nan")}
+        tokens = self.client.scalar(f'sum(rate({{__name__=~"{token_counter_regex()}"}}[{int(window_s)}s]))')
+        tokens = float("nan") if tokens is None else tokens
+        return {"gpus": count, "power_w_total": total, "power_w_mean": total / count if count else float("nan"),
+                "output_tokens_per_s": tokens,
+                "output_tokens_per_s_per_mw_gpu": tokens / (total / 1e6) if total else float("nan")}
+
+
+def token_counter_regex() -> str:
+    """A PromQL name regex for every engine's generated-token counter. Prometheus may store ``vllm:x`` as
+    ``vllm_x`` (newer exposition clients escape colons), so either spelling matches."""
+    from .server_metrics import metric_names  # local: server_metrics imports this module's error type
+
+    names = {n for engine in metric_names().values() for n in engine["generation_tokens_total"]}
+    return "|".join(sorted(re.escape(n).replace(":", "[:_]") for n in names))
