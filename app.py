@@ -19,6 +19,8 @@ PAGES = {  # file name -> page
     "compare.py": st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
     "tco.py": st.Page("pages/tco.py", title="TCO", icon=":material/savings:", url_path="tco"),
     "what_if.py": st.Page("pages/what_if.py", title="What-if", icon=":material/tune:", url_path="what_if"),
+    "calibration.py": st.Page("pages/calibration.py", title="Calibration", icon=":material/sensors:",
+                              url_path="calibration"),
     "claims.py": st.Page("pages/claims.py", title="Claims & validation", icon=":material/fact_check:",
                          url_path="claims"),
     "methodology.py": st.Page("pages/methodology.py", title="Methodology", icon=":material/menu_book:",

@@ -177,3 +177,90 @@ def validation_figure(points: pd.DataFrame, *, present: bool = False) -> go.Figu
                              line={"color": "#333", "dash": "dash"}))
     return _layout(fig, "TPOT: model vs measured reference points", "Measured TPOT (ms)", "Model TPOT (ms)",
                    x_log=True, y_log=True, present=present)
+
+
+# ---------------------------------------------------------------------------------------- calibration
+
+MANY_GPUS = 16  # above this many GPUs the live chart shows mean and min–max band instead of one line per GPU
+
+
+def telemetry_figure(gpu: pd.DataFrame, server: pd.DataFrame, *, tdp_w: float | None = None,
+                     present: bool = False) -> go.Figure:
+    """Live telemetry: GPU power (W), SM clock (MHz) and the server's output tokens/s against time (s)."""
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, vertical_spacing=0.06,
+                        subplot_titles=("GPU power (W)", "SM clock (MHz)", "Server output tokens/s"))
+    starts = [f["t_s"].min() for f in (gpu, server) if len(f) and "t_s" in f]
+    t0 = min(starts) if starts else 0.0
+    if len(gpu):
+        ids = gpu["gpu"].astype(str)
+        for row, column in ((1, "power_w"), (2, "sm_clock_mhz")):
+            if column not in gpu or gpu[column].isna().all():
+                continue
+            if ids.nunique() <= MANY_GPUS:
+                for i, (name, g) in enumerate(gpu.groupby(ids, sort=True)):
+                    fig.add_trace(go.Scatter(x=g["t_s"] - t0, y=g[column], mode="lines", name=f"GPU {name}",
+                                             legendgroup=name, showlegend=row == 1,
+                                             line={"color": EXTRA_LINE[i % len(EXTRA_LINE)], "width": 1.5}),
+                                  row=row, col=1)
+            else:  # a fleet: thousands of lines would be slow and unreadable
+                stats = gpu.groupby(gpu["t_s"].round(0))[column].agg(["mean", "min", "max"])
+                x = stats.index - t0
+                fig.add_trace(go.Scatter(x=x, y=stats["max"], mode="lines", line={"width": 0}, showlegend=False,
+                                         hoverinfo="skip"), row=row, col=1)
+                fig.add_trace(go.Scatter(x=x, y=stats["min"], mode="lines", line={"width": 0}, fill="tonexty",
+                                         fillcolor="rgba(118,185,0,0.25)", name="min–max over GPUs",
+                                         showlegend=row == 1), row=row, col=1)
+                fig.add_trace(go.Scatter(x=x, y=stats["mean"], mode="lines", name="mean over GPUs",
+                                         line={"color": "#2e7d32"}, showlegend=row == 1), row=row, col=1)
+        if tdp_w:
+            fig.add_hline(y=tdp_w, line={"color": "#b71c1c", "dash": "dot"}, annotation_text=f"TDP {tdp_w:.0f} W",
+                          row=1, col=1)
+    rates = server_rates(server)
+    if len(rates):
+        fig.add_trace(go.Scatter(x=rates["t_s"] - t0, y=rates["output_tokens_per_s"], mode="lines+markers",
+                                 name="output tokens/s", line={"color": "#0d47a1"}), row=3, col=1)
+    base = 20 if present else 13
+    fig.update_layout(template="plotly_white", font={"family": FONT, "size": base}, height=640 if present else 560,
+                      margin={"l": 70, "r": 30, "t": 50, "b": 50}, legend={"orientation": "h", "y": -0.12},
+                      uirevision="live")  # keep the user's zoom while new samples arrive
+    fig.update_xaxes(title_text="Time since start of recording (s)", row=3, col=1)
+    fig.update_yaxes(rangemode="tozero")
+    return fig
+
+
+EXTRA_LINE = ["#76b900", "#0d47a1", "#e53935", "#8e24aa", "#ff8f00", "#00897b", "#6d4c41", "#3949ab"]
+
+
+def server_rates(server: pd.DataFrame) -> pd.DataFrame:
+    """Output tokens/s between successive server snapshots (output token basis); repeated snapshots skipped."""
+    if not len(server) or "generation_tokens_total" not in server:
+        return pd.DataFrame(columns=["t_s", "output_tokens_per_s"])
+    s = server.dropna(subset=["generation_tokens_total"]).drop_duplicates("t_s").sort_values("t_s")
+    dt, dn = s["t_s"].diff(), s["generation_tokens_total"].diff()
+    ok = (dt > 0) & (dn >= 0)
+    return pd.DataFrame({"t_s": s["t_s"][ok], "output_tokens_per_s": (dn / dt)[ok]})
+
+
+def calibration_figure(points: pd.DataFrame, curves: pd.DataFrame, *, synthetic: bool = False,
+                       present: bool = False) -> go.Figure:
+    """Measured operating points on the model's curve for the same deployment, before and after the fit."""
+    fig = go.Figure()
+    styles = {"reference fit": {"color": "#8c8c8c", "dash": "dash"}, "calibrated": {"color": "#2e7d32"}}
+    for label, g in curves.groupby("factors", sort=False):
+        g = g.sort_values("tokens_per_s_per_user")
+        fig.add_trace(go.Scatter(x=g["tokens_per_s_per_user"], y=g["output_tokens_per_s_per_gpu"], mode="lines",
+                                 name=f"model, {label}", line=styles.get(label, {}),
+                                 text=[f"concurrency {int(c)}" for c in g["concurrency"]],
+                                 hovertemplate="%{text}: %{x:.1f} tok/s/user · %{y:,.0f} tok/s/GPU<extra></extra>"))
+    fig.add_trace(go.Scatter(x=points["tokens_per_s_per_user"], y=points["output_tokens_per_s_per_gpu"],
+                             mode="markers", name="measured" + (" (SYNTHETIC)" if synthetic else ""),
+                             marker={"color": "#e53935", "size": 11, "symbol": "diamond"},
+                             text=[f"{p}, concurrency {c:g}" for p, c in zip(points["phase"], points["concurrency"])],
+                             hovertemplate="%{text}: %{x:.1f} tok/s/user · %{y:,.0f} tok/s/GPU<extra></extra>"))
+    first = points.iloc[0]
+    title = (f"{first['system']} · {first['model']} · {first['precision']} · TP{int(first['tp'])}: measured vs model"
+             + (" — SYNTHETIC data" if synthetic else ""))
+    return _layout(fig, title, "Tokens/s per user (1 / TPOT)", "Output tokens/s per GPU", x_log=True,
+                   present=present)

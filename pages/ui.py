@@ -156,6 +156,11 @@ class Scenario:
     x_log: bool
     per_mw: bool
     present: bool
+    calibration: str = ""  # YAML of the calibration profile applied to the model ("" = the default profile)
+
+    @property
+    def calibration_profile(self):
+        return profile(self.calibration) if self.calibration else None
 
     def precision_for(self, system_id: str) -> str:
         return auto_precision(system_id, self.model) if self.precision == AUTO else self.precision
@@ -173,6 +178,8 @@ class Scenario:
             parts.append(f"MTP {self.mtp_tokens} drafts @ {self.mtp_acceptance:.0%}")
         parts.append(f"{e.price_curve} prices, utilisation {e.utilisation:.0%}, cost {e.cost_basis}"
                      + (f" ({e.gpu_hour_tier})" if e.cost_basis == "tier" else ""))
+        if self.calibration:
+            parts.append(f"calibration: {self.calibration_profile.describe()}")
         return "; ".join(parts)
 
 
@@ -254,6 +261,7 @@ def sidebar() -> Scenario:
             x_log = st.toggle("Log scale for tokens/s per user", value=True, key="xlog", bind="query-params")
             y_metric = st.segmented_control("Throughput axis", ["per_mw", "per_gpu"], default="per_mw",
                                             key="y_metric", bind="query-params", required=True) or "per_mw"
+        calibration = calibration_control()
         present = st.toggle("Presentation mode", value=False, key="present", bind="query-params",
                             help="Hides the controls and enlarges text for a projector.")
     try:
@@ -265,7 +273,50 @@ def sidebar() -> Scenario:
         econ = economics_options()
     return Scenario(tuple(systems), model, precision, isl, osl, serving, float(mw),
                     float(pue) if power_basis == "pue" else None, float(ttft) or None, float(min_tps) or None,
-                    mtp, float(mtp_acc), econ, bool(x_log), y_metric == "per_mw", bool(present))
+                    mtp, float(mtp_acc), econ, bool(x_log), y_metric == "per_mw", bool(present), calibration)
+
+
+NO_PROFILE = "default (reference fit)"
+
+
+def calibration_profiles() -> dict[str, str]:
+    """Calibration profiles of this session (name -> YAML), from the Calibration page's fits and uploads."""
+    return st.session_state.setdefault("calibration_profiles", {})
+
+
+def add_calibration_profile(name: str, text: str, *, apply: bool = True) -> None:
+    calibration_profiles()[name] = text
+    if apply:  # the selectbox is drawn before pages run; the request is honoured on the next run
+        st.session_state["_apply_profile"] = name
+
+
+def calibration_control() -> str:
+    """Sidebar choice of a calibration profile (only once the session has one); returns its YAML or ""."""
+    profiles = calibration_profiles()
+    if "_apply_profile" in st.session_state:
+        st.session_state["calibration_profile"] = st.session_state.pop("_apply_profile")
+    if not profiles:
+        return ""
+    if st.session_state.get("calibration_profile") not in (NO_PROFILE, *profiles):
+        st.session_state["calibration_profile"] = NO_PROFILE
+    with st.expander("Calibration", expanded=st.session_state.get("calibration_profile", NO_PROFILE) != NO_PROFILE):
+        name = st.selectbox("Efficiency factors", [NO_PROFILE, *profiles], key="calibration_profile",
+                            help="A profile fitted on the Calibration page (or uploaded there) overrides the "
+                                 "reference fit for its system and precision, on every page.")
+    return profiles.get(name, "")
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def profile(text: str):
+    """A parsed calibration profile (validated when it was added)."""
+    from factory_model.calibration.fit import load_profile
+
+    return load_profile(text, base_catalog())
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def profile_factors(text: str):
+    return profile(text).factors(fm.load_factors()) if text else None
 
 
 def presentation_css(present: bool) -> None:
@@ -283,11 +334,11 @@ def presentation_css(present: bool) -> None:
 
 @st.cache_data(show_spinner=False, max_entries=512)
 def _frontier(system: str, model: str, precision: str, isl: int, osl: int, serving: str, ttft: float | None,
-              min_tps: float | None, mtp: int, acc: float, custom_text: str) -> pd.DataFrame:
+              min_tps: float | None, mtp: int, acc: float, custom_text: str, calibration: str = "") -> pd.DataFrame:
     """The search and the frontier: everything that does not depend on power or prices (cached)."""
     return fm.frontier(system, model, precision, isl, osl, serving=serving, ttft_max_s=ttft,
                        min_tokens_per_s_per_user=min_tps, mtp_tokens=mtp, mtp_acceptance=acc,
-                       catalog=_catalog_with(custom_text))
+                       catalog=_catalog_with(custom_text), factors=profile_factors(calibration))
 
 
 def frontier(sc: Scenario, system: str, *, precision: str | None = None, serving: str | None = None) -> pd.DataFrame:
@@ -297,7 +348,7 @@ def frontier(sc: Scenario, system: str, *, precision: str | None = None, serving
     text = custom_yaml()
     try:
         frame = _frontier(system, sc.model, prec, sc.isl, sc.osl, serving or sc.serving, sc.ttft_max_s,
-                          sc.min_tokens_per_s_per_user, sc.mtp_tokens, sc.mtp_acceptance, text)
+                          sc.min_tokens_per_s_per_user, sc.mtp_tokens, sc.mtp_acceptance, text, sc.calibration)
         if not len(frame):
             return frame
         return fm.economics(frame, system, sc.model, sc.isl, sc.osl, mw=sc.mw, pue=sc.pue, economics=sc.economics,

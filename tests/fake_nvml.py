@@ -4,6 +4,7 @@ It keeps the real module's constants, error classes and ctypes structs (so NvmlS
 replaces the functions that would talk to a driver.
 """
 
+import time
 import types
 
 import pynvml as real
@@ -18,7 +19,7 @@ def make(gpus: int = 2, *, init_error: str | None = None, count_error: str | Non
     for attr in dir(real):
         if attr.startswith(("NVML_", "NVMLError", "c_nvml")):
             setattr(fake, attr, getattr(real, attr))
-    state = {"reads": {i: 0 for i in range(gpus)}, "init": 0, "shutdown": 0}
+    state = {"reads": {i: 0 for i in range(gpus)}, "init": 0, "shutdown": 0, "t0": time.monotonic()}
     fake.state = state
     power = power_w or [300.0 + 25.0 * i for i in range(gpus)]
 
@@ -56,7 +57,7 @@ def make(gpus: int = 2, *, init_error: str | None = None, count_error: str | Non
 
     def nvmlDeviceGetTotalEnergyConsumption(i):
         check(i, "energy")
-        return int(state["reads"][i] * power[i] * 1000)  # mJ, as if one read per second
+        return int((time.monotonic() - state["t0"]) * power[i] * 1000)  # mJ: constant power since init
 
     def nvmlDeviceGetEnforcedPowerLimit(i):
         check(i, "limit")

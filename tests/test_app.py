@@ -2,6 +2,8 @@
 
 import base64
 import json
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +11,13 @@ import numpy as np
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
+
+from factory_model.calibration import fit, synthetic
+from factory_model.calibration import session as sessions
+from factory_model.catalog import DATA_DIR
+from fake_server import FakeVllm, free_port
+
+SAMPLE = DATA_DIR / "sessions" / synthetic.SAMPLE_PATH_NAME
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT = 120
@@ -207,3 +216,146 @@ def test_methodology_page_search():
     found = at.dataframe[0].value
     assert 0 < len(found) < total
     assert "AIC-H200" in " ".join(found["source"])
+
+
+# ------------------------------------------------------------------------------------------- calibration
+
+
+def metric_values(at: AppTest) -> dict[str, str]:
+    return {m.label: str(m.value) for m in at.metric}
+
+
+def test_calibration_page_fits_the_sample_and_applies_the_profile():
+    at = app("calibration")
+    at.button(key="calib_analyse").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("SYNTHETIC" in w.value for w in at.warning)
+    errors = metric_values(at)
+    assert float(errors["TPOT median error"].split()[0]) < 3.0  # the method recovers the sample's known truth
+    fig = figures(at)[0]
+    names = [t["name"] for t in fig["data"]]
+    assert "measured (SYNTHETIC)" in names and "model, calibrated" in names and "model, reference fit" in names
+    assert len(_decode(fig["data"][-1]["x"])) == 5  # five measured operating points
+
+    at.button(key="calib_apply").click().run()
+    profile = at.selectbox(key="calibration_profile").value
+    assert profile.startswith("sample_h200")
+    # the profile changes the model for its own system, precision and model family, on every page
+    at.switch_page("pages/frontier.py")
+    at.multiselect(key="systems").set_value(["h200-sxm"])
+    at.selectbox(key="model").set_value("llama-3.1-70b")
+    at.selectbox(key="precision").set_value("fp8").run()
+    assert "calibration: SYNTHETIC profile" in at.caption[0].value
+    calibrated = trace_values(figures(at)[0])
+    at.selectbox(key="calibration_profile").set_value("default (reference fit)").run()
+    assert "calibration:" not in at.caption[0].value
+    assert trace_values(figures(at)[0]) != calibrated
+    at.selectbox(key="calibration_profile").set_value(profile)
+    at.switch_page("pages/methodology.py")
+    at.run()
+    assert "Applied calibration profile" in [s.value for s in at.subheader]
+
+
+def test_calibration_page_replay_runs_live_and_matches_the_whole_recording():
+    at = app("calibration")
+    at.button(key="calib_analyse").click().run()
+    whole = metric_values(at)
+    at.slider(key="calib_speed").set_value(120).run()
+    at.button(key="calib_replay").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert metric_values(at)["Status"] == "recording"
+    samples = []
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        time.sleep(0.5)
+        at.run()
+        samples.append(int(metric_values(at)["Samples"].replace(",", "")))
+        if metric_values(at)["Status"] == "replay finished":
+            break
+    assert metric_values(at)["Status"] == "replay finished"
+    assert samples[-1] > samples[0] > 0  # the live view advanced
+    live_chart = figures(at)[0]
+    assert "GPU power (W)" in json.dumps(live_chart["layout"])
+    done = metric_values(at)
+    for key in ("TPOT median error", "TTFT median error", "tokens/s per GPU median error"):
+        assert done[key] == whole[key]  # replayed to the end = the whole recording, at full resolution
+
+
+def test_calibration_page_says_why_live_mode_cannot_start(monkeypatch):
+    if Path("/dev/nvidiactl").exists():
+        pytest.skip("a GPU driver is present")
+    at = app("calibration")
+    at.segmented_control(key="calib_source").set_value("nvml").run()
+    at.button(key="calib_start").click().run()
+    assert not at.exception
+    assert any("cannot start NVML" in e.value for e in at.error)
+    at.segmented_control(key="calib_source").set_value("prometheus").run()
+    at.text_input(key="calib_prometheus_url").set_value(f"http://127.0.0.1:{free_port()}")
+    at.button(key="calib_start").click().run()
+    at.run()
+    time.sleep(1.5)
+    at.run()
+    assert not at.exception
+    assert any("unreachable" in c.value for c in at.caption) or any("unreachable" in e.value for e in at.error)
+
+
+def test_calibration_page_records_fake_gpus_and_a_server(monkeypatch):
+    import fake_nvml
+
+    monkeypatch.setitem(sys.modules, "pynvml", fake_nvml.make(gpus=2))
+    server = FakeVllm().load(tokens_per_s=2000, tpot_s=0.02, ttft_s=0.3)
+    try:
+        at = app("calibration")
+        at.segmented_control(key="calib_source").set_value("nvml").run()
+        at.text_input(key="calib_metrics_url").set_value(server.url)
+        at.selectbox(key="calib_system").set_value("h100-sxm")
+        at.selectbox(key="calib_model").set_value("llama-3.1-8b")
+        at.number_input(key="calib_tp").set_value(2)
+        at.number_input(key="calib_concurrency").set_value(16).run()
+        at.button(key="calib_start").click().run()
+        assert not at.exception, [e.message for e in at.exception]
+        time.sleep(3)
+        at.run()
+        assert metric_values(at)["GPUs"] == "2"
+        at.button(key="calib_stop").click().run()
+        assert not at.exception, [e.message for e in at.exception]
+    finally:
+        server.close()
+    points = at.dataframe[0].value
+    assert list(points["phase"]) == ["c16"]
+    assert points["output_tokens_per_s_per_gpu"].iloc[0] == pytest.approx(1000, rel=0.2)
+    assert points["power_w_per_gpu"].iloc[0] == pytest.approx(312.5, rel=0.1)
+    assert not any("SYNTHETIC" in w.value for w in at.warning)
+
+
+def test_calibration_page_uploads_recordings_profiles_and_benchmarks():
+    at = app("calibration")
+    at.radio(key="calib_recording").set_value("upload").run()
+    at.file_uploader(key="calib_upload").set_value(("broken.csv", b"# system: h200-sxm\nnot,a,session\n1,2,3\n",
+                                                    "text/csv")).run()
+    assert not at.exception
+    assert any("broken" in e.value for e in at.error)
+    at.file_uploader(key="calib_upload").set_value((SAMPLE.name, SAMPLE.read_bytes(), "text/csv")).run()
+    assert not at.error and any("SYNTHETIC" in c.value for c in at.caption)
+
+    at.file_uploader(key="calib_profile_upload").set_value(("p.yaml", b"profile: x\nprovenance: {}\nfactors: []\n",
+                                                            "application/x-yaml")).run()
+    at.button(key="calib_profile_apply").click().run()
+    assert any("non-empty list" in e.value for e in at.error)
+    assert not at.session_state["calibration_profiles"]
+    good = fit.profile_yaml(fit.calibrate(sessions.load(SAMPLE), "uploaded-profile")).encode()
+    at.file_uploader(key="calib_profile_upload").set_value(("p.yaml", good, "application/x-yaml")).run()
+    at.button(key="calib_profile_apply").click().run()
+    assert at.selectbox(key="calibration_profile").value == "uploaded-profile"
+
+    at.segmented_control(key="calib_source").set_value("benchmark").run()
+    result = {"completed": 100, "duration": 50.0, "total_input_tokens": 100 * 1000, "total_output_tokens": 100 * 1000,
+              "median_ttft_ms": 400.0, "median_tpot_ms": 30.0, "max_concurrency": 32}
+    at.file_uploader(key="calib_bench_upload").set_value(("bench.json", json.dumps(result).encode(),
+                                                          "application/json"))
+    at.selectbox(key="calib_system").set_value("h100-sxm")
+    at.selectbox(key="calib_model").set_value("llama-3.1-8b").run()
+    at.button(key="calib_bench_fit").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.dataframe[0].value["output_tokens_per_s_per_gpu"].iloc[0] == pytest.approx(2000)
+    assert "TPOT median error" in metric_values(at)

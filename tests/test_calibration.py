@@ -5,7 +5,6 @@ import http.server
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -13,12 +12,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 import fake_nvml
+from fake_server import FakeVllm, free_port
 from factory_model import FactoryModelError, load_factors
-from factory_model.calibration import TelemetryError, server_metrics, synthetic
+from factory_model.calibration import TelemetryError, live, server_metrics, synthetic
 from factory_model.calibration import session as sessions
 from factory_model.calibration.benchmarks import import_points_csv, import_vllm_bench
 from factory_model.calibration.fit import calibrate, load_profile, profile_yaml
@@ -32,12 +32,6 @@ SAMPLE = DATA_DIR / "sessions" / synthetic.SAMPLE_PATH_NAME
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 # ----------------------------------------------------------------------------------------------------- NVML
 
 
@@ -48,7 +42,9 @@ def test_nvml_source_reads_every_gpu_in_si_units():
     assert [r.gpu for r in readings] == ["0", "1"]
     first = readings[0]
     assert first.power_w == 300.0 and readings[1].power_w == 325.0
-    assert first.energy_j == 300.0  # mJ -> J
+    time.sleep(0.2)
+    later = source.read()[0]
+    assert (later.energy_j - first.energy_j) / (later.t_s - first.t_s) == pytest.approx(300, rel=0.1)  # mJ -> J
     assert first.power_limit_w == 700.0
     assert first.sm_clock_mhz == 1980 and first.mem_clock_mhz == 2619
     assert first.gpu_util_pct == 87 and first.mem_used_mib == 70 * 1024 and first.temp_c == 61
@@ -97,6 +93,48 @@ def test_sampler_buffer_is_bounded_and_thread_stops_cleanly():
     assert not sampler.running
 
 
+def test_live_recording_with_fake_nvml_and_server_measures_an_operating_point(tmp_path):
+    server = FakeVllm().load(tokens_per_s=2000, tpot_s=0.02, ttft_s=0.3)
+    try:
+        meta = {"system": "h100-sxm", "model": "llama-3.1-8b", "precision": "fp8", "isl": 1000, "osl": 500, "tp": 2}
+        session = live.record(2.5, meta, metrics_url=server.url, rate_hz=10, path=tmp_path / "live.csv",
+                              phase="c16", concurrency=16, nvml_module=fake_nvml.make(gpus=2))
+    finally:
+        server.close()
+    assert not session.synthetic and session.metadata["driver"] == "580.65.06"
+    points = operating_points(sessions.load(tmp_path / "live.csv"))
+    assert list(points["phase"]) == ["c16"] and points["concurrency"].iloc[0] == 16
+    p = points.iloc[0]
+    assert p["output_tokens_per_s"] == pytest.approx(2000, rel=0.15)
+    assert p["output_tokens_per_s_per_gpu"] == pytest.approx(1000, rel=0.15)
+    assert p["tpot_s"] == pytest.approx(0.02) and p["ttft_s"] == pytest.approx(0.3)
+    assert p["power_w_per_gpu"] == pytest.approx(312.5, rel=0.1)  # energy-counter rate of 300 W and 325 W
+    assert p["tokens_per_joule"] == pytest.approx(p["output_tokens_per_s_per_gpu"] / p["power_w_per_gpu"])
+
+
+def test_sampler_tags_phases_for_a_live_benchmark_sweep():
+    sampler = Sampler(NvmlSource(module=fake_nvml.make(gpus=1)), rate_hz=50)
+    sampler.sample_once()
+    sampler.set_phase("c8", 8)
+    sampler.sample_once()
+    sampler.set_phase("c32", 32)
+    sampler.sample_once()
+    gpu, _ = sampler.snapshot()
+    assert gpu["phase"].tolist()[1:] == ["c8", "c32"] and gpu["concurrency"].tolist()[1:] == [8, 32]
+    assert pd.isna(gpu["phase"].iloc[0])  # before a phase was set: untagged, "live" in a session
+    session = live.session_from_sampler(sampler, {"system": "h100-sxm", "model": "llama-3.1-8b",
+                                                  "precision": "fp8", "isl": 100, "osl": 100, "tp": 1})
+    assert session.table["phase"].notna().all()
+
+
+def test_sampler_stops_at_its_recording_limit():
+    sampler = Sampler(NvmlSource(module=fake_nvml.make(gpus=1)), rate_hz=50, max_duration_s=0.3).start()
+    deadline = time.time() + 5
+    while sampler.running and time.time() < deadline:
+        time.sleep(0.05)
+    assert not sampler.running and "recording limit" in sampler.stopped_reason
+
+
 def test_sampler_gives_up_after_repeated_failures():
     fake = fake_nvml.make(gpus=1, lost={0: 0})
     sampler = Sampler(NvmlSource(module=fake), rate_hz=100, max_consecutive_errors=3).start()
@@ -120,17 +158,10 @@ def test_real_nvml_when_a_gpu_is_present():
 
 @pytest.fixture()
 def vllm_server():
-    registry = CollectorRegistry()
-    tokens = Counter("vllm:generation_tokens", "generated", registry=registry)
-    prompt = Counter("vllm:prompt_tokens", "prompt", registry=registry)
-    ttft = Histogram("vllm:time_to_first_token_seconds", "ttft", registry=registry)
-    tpot = Histogram("vllm:request_time_per_output_token_seconds", "tpot", registry=registry)
-    running = Gauge("vllm:num_requests_running", "running", registry=registry)
-    port = free_port()
-    server, thread = start_http_server(port, addr="127.0.0.1", registry=registry)
-    yield {"url": f"http://127.0.0.1:{port}/metrics", "tokens": tokens, "prompt": prompt, "ttft": ttft,
-           "tpot": tpot, "running": running}
-    server.shutdown()
+    fake = FakeVllm()
+    yield {"url": fake.url, "tokens": fake.tokens, "prompt": fake.prompt, "ttft": fake.ttft, "tpot": fake.tpot,
+           "running": fake.running}
+    fake.close()
 
 
 def test_scraper_reads_a_vllm_server_and_computes_rates(vllm_server):

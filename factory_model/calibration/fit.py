@@ -28,6 +28,7 @@ import yaml
 
 from ..catalog import Catalog, load_catalog
 from ..errors import FactoryModelError
+from ..estimate import estimate
 from ..factors import EFFICIENCY_PRECISIONS, OP_CLASSES, Factors, load_factors
 from ..fitting import fit
 from ..precision import resolve_precision
@@ -161,6 +162,11 @@ class Profile:
         who = ", ".join(str(self.provenance.get(k)) for k in ("gpu_name", "date") if self.provenance.get(k))
         return base.with_overrides(self.overrides, source=f"calibration profile '{self.name}' ({who})")
 
+    def table(self) -> pd.DataFrame:
+        """The overridden factors, one row each (system, precision, op_class, parameter, value)."""
+        return pd.DataFrame([{"system": k[0], "precision": k[1], "op_class": k[2], "parameter": k[3], "value": v}
+                             for k, v in self.overrides.items()])
+
     def describe(self) -> str:
         p = self.provenance
         tag = "SYNTHETIC " if p.get("synthetic") else ""
@@ -206,3 +212,30 @@ def load_profile(text: str | bytes, catalog: Catalog | None = None) -> Profile:
         overrides[(system, precision, op_class, parameter)] = float(value)
     return Profile(str(doc["profile"]), doc["provenance"], overrides, doc.get("power", {}) or {},
                    {"before": doc.get("error_before_pct", {}), "after": doc.get("error_after_pct", {})})
+
+
+# ------------------------------------------------------------------------------------------ model curves
+
+
+def deployment_curves(points: pd.DataFrame, factors: dict[str, Factors], *, catalog: Catalog | None = None,
+                      n: int = 40) -> pd.DataFrame:
+    """The model's curve for the measured deployment across concurrency, once per set of factors.
+
+    The measured points are one deployment (tp, ep, dp_attention, pp) at a few loads; the curve runs the same
+    deployment from concurrency 1 to 2× the largest measured load (at least 64), so measured points and model lie
+    on comparable axes. Columns: ``factors`` (the dict's key), ``concurrency``, ``tokens_per_s_per_user``,
+    ``output_tokens_per_s_per_gpu`` (output token basis), ``ttft_s``, ``tpot_s``. Rows that cannot run are dropped.
+    """
+    catalog = catalog or load_catalog()
+    first = points.iloc[0]
+    top = max(64.0, 2.0 * float(np.nanmax(points["concurrency"])))
+    concurrency = np.unique(np.round(np.geomspace(1, top, n))).astype(int)
+    frames = []
+    for label, f in factors.items():
+        e = estimate(str(first["system"]), str(first["model"]), str(first["precision"]), int(first["isl"]),
+                     int(first["osl"]), int(first["tp"]), int(first["ep"]), int(first["dp_attention"]),
+                     int(first["pp"]), concurrency, catalog=catalog, factors=f)
+        e = e[e["reason"] == ""]
+        frames.append(e[["concurrency", "tokens_per_s_per_user", "output_tokens_per_s_per_gpu", "ttft_s",
+                         "tpot_s"]].assign(factors=label))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

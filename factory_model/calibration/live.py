@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
+
 from . import TelemetryError
 from .sampler import Sampler
 from .server_metrics import ServerScraper
@@ -30,7 +32,9 @@ def record(duration_s: float, metadata: dict, *, prometheus_url: str | None = No
         raise TelemetryError(f"duration must be positive, got {duration_s}")
     source = make_source(prometheus_url, nvml_module)
     server = ServerScraper(metrics_url) if metrics_url else None
-    sampler = Sampler(source, rate_hz=rate_hz, server=server).start()
+    sampler = Sampler(source, rate_hz=rate_hz, server=server)
+    sampler.set_phase(phase, concurrency)
+    sampler.start()
     try:
         end = time.monotonic() + duration_s
         while time.monotonic() < end and sampler.running:
@@ -40,15 +44,25 @@ def record(duration_s: float, metadata: dict, *, prometheus_url: str | None = No
     finally:
         sampler.stop("duration reached")
         source.close()
-    gpu, snaps = sampler.snapshot()
-    for frame in (gpu, snaps):
-        if len(frame):
-            frame["phase"] = phase
-            frame["concurrency"] = concurrency
-    meta = {**source.metadata(), **metadata, "recorded_s": duration_s}
-    session = from_rows(meta, gpu, snaps)
-    if sampler.errors:
-        session.notes.extend(sampler.last_errors(10))
+    session = session_from_sampler(sampler, {**metadata, "recorded_s": duration_s})
     if path:
         save(session, path)
+    return session
+
+
+def session_from_sampler(sampler: Sampler, metadata: dict) -> Session:
+    """The sampler's buffer as a session: the source's metadata, then ``metadata`` (system, model, precision,
+    isl, osl, tp, ...). Rows carry the phase the sampler was told (:meth:`Sampler.set_phase`), else "live"; the
+    sampler's recent errors become session notes."""
+    gpu, server = sampler.snapshot()
+    for frame in (gpu, server):
+        if not len(frame):
+            continue
+        if "phase" not in frame.columns:
+            frame["phase"], frame["concurrency"] = "live", np.nan
+        frame["phase"] = frame["phase"].fillna("live")  # rows sampled before the first set_phase
+    session = from_rows({**sampler.source.metadata(), **metadata}, gpu, server)
+    session.notes.extend(sampler.last_errors(10))
+    if sampler.stopped_reason and sampler.stopped_reason.startswith("stopped after"):
+        session.notes.append(sampler.stopped_reason)
     return session

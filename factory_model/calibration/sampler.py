@@ -22,7 +22,7 @@ class Sampler:
     """Sample ``source`` every 1/``rate_hz`` seconds into a ring buffer of ``capacity`` rows per kind."""
 
     def __init__(self, source: TelemetrySource, rate_hz: float = 2.0, capacity: int = 20_000, server=None,
-                 max_consecutive_errors: int = 5):
+                 max_consecutive_errors: int = 5, max_duration_s: float | None = None):
         if not 0 < rate_hz <= 100:
             raise TelemetryError(f"sampling rate must lie in (0, 100] Hz, got {rate_hz}")
         self.source = source
@@ -32,11 +32,16 @@ class Sampler:
         self.server_rows: deque[dict] = deque(maxlen=capacity)
         self.errors: deque[str] = deque(maxlen=100)
         self.max_consecutive_errors = max_consecutive_errors
+        self.max_duration_s = max_duration_s  # a recording left running (closed browser tab) ends by itself
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.started_at: float | None = None
         self.stopped_reason = ""
+        # the load the caller says is running now (a benchmark client's concurrency level); tagged onto every
+        # row so a live recording splits into operating points. None: rows carry their own (replays) or none.
+        self.phase: str | None = None
+        self.concurrency: float | None = None
 
     # --------------------------------------------------------------------------------- control
 
@@ -76,17 +81,27 @@ class Sampler:
             self._error(f"telemetry read failed: {exc!r}")
             ok = False
         if readings:
+            rows = [self._tag(r.row()) for r in readings if isinstance(r, GpuReading)]
             with self._lock:
-                self.gpu_rows.extend(r.row() for r in readings if isinstance(r, GpuReading))
+                self.gpu_rows.extend(rows)
         if self.server is not None:
             try:
-                snap = self.server.scrape()
+                snap = self._tag(self.server.scrape())
                 with self._lock:
                     self.server_rows.append(snap)
             except TelemetryError as exc:
                 self._error(str(exc))
                 ok = False
         return ok
+
+    def set_phase(self, phase: str, concurrency: float | None = None) -> None:
+        """Label the rows sampled from now on (one operating point per label)."""
+        self.phase, self.concurrency = str(phase), (None if concurrency is None else float(concurrency))
+
+    def _tag(self, row: dict) -> dict:
+        if self.phase is not None:
+            row["phase"], row["concurrency"] = self.phase, self.concurrency
+        return row
 
     def _error(self, message: str) -> None:
         with self._lock:
@@ -98,6 +113,9 @@ class Sampler:
         while not self._stop.is_set():
             if getattr(self.source, "finished", False):
                 self.stopped_reason = "replay finished"
+                break
+            if self.max_duration_s and time.time() - self.started_at >= self.max_duration_s:
+                self.stopped_reason = f"reached the {self.max_duration_s:g} s recording limit"
                 break
             failures = 0 if self.sample_once() else failures + 1
             if failures >= self.max_consecutive_errors:
