@@ -113,10 +113,15 @@ def _live_view() -> None:
         return
     sampler = run["sampler"]
     gpu, server = sampler.snapshot()
-    state = "recording" if sampler.running else (sampler.stopped_reason or "stopped")
+    if sampler.running:
+        state = "recording"
+    else:
+        reason = sampler.stopped_reason or "stopped"
+        state = "finished" if reason == "replay finished" else "failed" if reason.startswith("stopped after") \
+            else "time limit" if "limit" in reason else "stopped"
     c = st.columns(5)
-    c[0].metric("Status", state.split(":")[0][:28])
-    c[1].metric("Samples", f"{len(gpu):,}")
+    c[0].metric("Status", state, help=None if sampler.running else reason)
+    c[1].metric("Readings", f"{len(gpu):,}", help="GPU readings in the buffer (one per GPU per sample)")
     gpus = gpu["gpu"].nunique() if len(gpu) else 0
     c[2].metric("GPUs", gpus)
     latest = gpu.groupby("gpu").tail(1) if len(gpu) else gpu

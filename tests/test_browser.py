@@ -130,3 +130,34 @@ def test_deep_link_to_another_page_on_a_fresh_tab(server, browser):
     assert page.get_by_test_id("stException").count() == 0
     assert page.get_by_test_id("stPlotlyChart").count() >= 2
     page.close()
+
+
+def test_calibration_replay_updates_live_then_fits(server, browser):
+    """The live view refreshes itself (a fragment with run_every) without any user action, then the fit shows."""
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1440, "height": 1100})
+    page.goto(f"{server}/calibration")
+    idle(page)
+    page.get_by_test_id("stButton").filter(has_text="Replay").locator("button").click()
+    samples = page.get_by_test_id("stMetric").filter(has_text="Readings").get_by_test_id("stMetricValue")
+    samples.wait_for(timeout=60_000)
+    seen = []
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        seen.append(int(samples.text_content().replace(",", "")))
+        if len(set(seen)) >= 3:
+            break
+        time.sleep(1.0)
+    assert len(set(seen)) >= 3 and seen == sorted(seen), seen  # the chart's data advanced on its own
+    expect(page.get_by_test_id("stMetric").filter(has_text="TPOT median error")).to_be_visible(timeout=90_000)
+    idle(page)
+    assert page.get_by_test_id("stException").count() == 0
+    assert page.get_by_text("SYNTHETIC data").count() >= 1
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "browser-calibration.png"), full_page=True)
+    fit_chart = page.get_by_test_id("stPlotlyChart").nth(1)
+    fit_chart.scroll_into_view_if_needed()
+    expect(fit_chart.locator(".gtitle").first).to_contain_text("measured vs model")
+    fit_chart.screenshot(path=str(ARTIFACTS / "browser-calibration-fit.png"))
+    page.close()
