@@ -281,6 +281,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
             load_catalog().system(meta["system"])
         session = record(args.duration, meta, prometheus_url=args.prometheus, metrics_url=args.metrics_url,
                          rate_hz=args.rate, path=args.record, concurrency=args.concurrency,
+                         phase=f"c{args.concurrency:g}" if args.concurrency else "live",
                          progress=lambda s: None)
         gpu, server = session.gpu, session.server
         print(f"recorded {len(gpu)} GPU readings from {gpu['gpu'].nunique() if len(gpu) else 0} GPU(s) and "
@@ -290,8 +291,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         return 0
     if not args.replay:
         raise FactoryModelError("calibrate needs --replay FILE or --live")
-    session = sessions.load(args.replay)
-    result = calibrate(session, args.name or Path(args.replay).stem)
+    parts = [sessions.load(path) for path in args.replay]
+    session = parts[0] if len(parts) == 1 else sessions.merge(parts)
+    result = calibrate(session, args.name or Path(args.replay[0]).stem)
     if args.save_profile:
         Path(args.save_profile).write_text(profile_yaml(result))
     if args.format == "json":
@@ -400,7 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_claims)
 
     p = sub.add_parser("calibrate", help="fit factors to a recorded session, or record one live from GPUs")
-    p.add_argument("--replay", help="recorded session (.csv or .parquet) to measure and fit")
+    p.add_argument("--replay", nargs="+", metavar="FILE", help="recorded session(s) (.csv or .parquet) of one "
+                   "deployment to measure and fit; several files (e.g. one per concurrency) are merged")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.add_argument("--save-profile", dest="save_profile", help="write the calibration profile YAML here")
     p.add_argument("--name", help="profile name (default: the file's name)")

@@ -433,3 +433,26 @@ def test_calibrate_cli_json(tmp_path):
     if not Path("/dev/nvidiactl").exists():
         assert live.returncode == 2 and live.stderr.startswith("error: cannot start NVML")
         assert "Traceback" not in live.stderr
+
+
+def test_recordings_of_one_deployment_merge_into_one_fit(tmp_path):
+    """One file per concurrency level (how a live sweep is recorded with the CLI) fits like one file."""
+    full = sessions.load(SAMPLE)
+    phases = list(dict.fromkeys(full.table["phase"]))
+    paths = []
+    for i, chunk in enumerate((phases[:2], phases[2:])):
+        part = sessions.Session(dict(full.metadata), full.table[full.table["phase"].isin(chunk)].reset_index(drop=True))
+        paths.append(sessions.save(part, tmp_path / f"part{i}.csv"))
+    merged = sessions.merge([sessions.load(p) for p in paths])
+    assert merged.synthetic and len(operating_points(merged)) == 5
+    a, b = calibrate(merged, "m"), calibrate(full, "f")
+    assert np.allclose(a.fitted, b.fitted)
+    out = subprocess.run([sys.executable, "-m", "factory_model", "calibrate", "--replay", *map(str, paths),
+                          "--format", "json"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert len(json.loads(out.stdout)["points"]) == 5
+    other = sessions.Session({**full.metadata, "tp": 4}, full.table)
+    with pytest.raises(TelemetryError, match="different deployment \\(tp differ"):
+        sessions.merge([full, other])
+    same_labels = sessions.merge([full, full])
+    assert same_labels.table["phase"].nunique() == 10

@@ -77,6 +77,37 @@ def from_rows(metadata: dict, gpu_rows: list[dict] | pd.DataFrame, server_rows: 
     return Session(dict(metadata), table)
 
 
+def merge(parts: list[Session]) -> Session:
+    """One session from several recordings of the same deployment (e.g. one file per concurrency level).
+
+    The deployment metadata (system, model, precision, isl, osl, tp, ep, dp_attention, pp) must agree; phase
+    labels that repeat across files get the file's position appended so every phase stays one operating point.
+    """
+    if not parts:
+        raise TelemetryError("no recordings to merge")
+    keys = (*REQUIRED_METADATA, "ep", "dp_attention", "pp")
+    first = parts[0].metadata
+    for i, part in enumerate(parts[1:], start=2):
+        differ = [k for k in keys if str(part.metadata.get(k, "")) != str(first.get(k, ""))]
+        if differ:
+            raise TelemetryError(f"recording {i} is a different deployment ({', '.join(differ)} differ from "
+                                 f"recording 1): calibrate one deployment at a time")
+    tables, seen = [], set()
+    for i, part in enumerate(parts, start=1):
+        table = part.table.copy()
+        labels = set(table["phase"].dropna().astype(str))
+        if labels & seen:
+            table["phase"] = table["phase"].astype(str) + f" #{i}"
+        seen |= set(table["phase"].dropna().astype(str))
+        tables.append(table)
+    meta = dict(first)
+    meta["synthetic"] = any(p.synthetic for p in parts) or None
+    meta = {k: v for k, v in meta.items() if v is not None}
+    notes = [n for p in parts for n in p.notes]
+    table = pd.concat(tables, ignore_index=True).sort_values(["t_s", "kind"], kind="stable").reset_index(drop=True)
+    return Session(meta, table, notes)
+
+
 # ----------------------------------------------------------------------------------------------- files
 
 
