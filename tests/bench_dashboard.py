@@ -58,7 +58,33 @@ def main() -> int:
         print(f"{len(systems)} system(s): model change median {statistics.median(model_changes) * 1e3:.0f} ms "
               f"(max {max(model_changes) * 1e3:.0f}); price change median "
               f"{statistics.median(price_changes) * 1e3:.0f} ms")
+    calibration()
     return 0
+
+
+def calibration() -> None:
+    """Calibration page: fit the bundled recording (first time, then cached) and one live-view redraw."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("pages/calibration.py")
+    at.run()
+    at.button(key="calib_analyse").click()
+    start = time.perf_counter()
+    at.run()
+    first = time.perf_counter() - start
+    start = time.perf_counter()
+    at.run()
+    again = time.perf_counter() - start
+    at.slider(key="calib_speed").set_value(120).run()
+    at.button(key="calib_replay").click().run()
+    redraws = []
+    for _ in range(4):
+        time.sleep(0.3)
+        start = time.perf_counter()
+        at.run()
+        redraws.append(time.perf_counter() - start)
+    print(f"calibration page: fit of the sample {first * 1e3:.0f} ms (rerun with the fit cached "
+          f"{again * 1e3:.0f} ms); rerun during a replay median {statistics.median(redraws) * 1e3:.0f} ms")
 
 
 if __name__ == "__main__":
