@@ -70,8 +70,29 @@ def _deployment_form(sc: ui.Scenario, *, with_concurrency: bool) -> dict:
     return meta
 
 
+@st.cache_resource(show_spinner=False)
+def _live_samplers() -> dict[tuple, Sampler]:
+    """Live samplers of this server process, one per (source, URLs): every browser session that records the same
+    GPUs shares one sampler (and one NVML handle) instead of each polling the driver."""
+    return {}
+
+
+def _shared_sampler(kind: str, prometheus_url: str, metrics_url: str) -> Sampler:
+    key = (kind, prometheus_url, metrics_url)
+    registry = _live_samplers()
+    sampler = registry.get(key)
+    if sampler is None or not sampler.running:
+        source = live.make_source(prometheus_url or None)
+        server = ServerScraper(metrics_url) if metrics_url else None
+        sampler = registry[key] = Sampler(source, rate_hz=LIVE_RATE_HZ, server=server,
+                                          max_duration_s=MAX_RECORDING_S)
+    return sampler
+
+
 def _start(sampler: Sampler, metadata: dict, label: str, recording: sessions.Session | None = None) -> None:
-    _stop_run()
+    previous = st.session_state.get("calib_run")
+    if previous and previous["sampler"] is not sampler:
+        _stop_run()
     st.session_state["calib_run"] = {"sampler": sampler.start(), "metadata": metadata, "label": label,
                                      "done": False, "recording": recording}
     st.session_state.pop("calib_analysis", None)
@@ -84,6 +105,18 @@ def _stop_run() -> None:
         _finish(run)
 
 
+def _session_so_far(run: dict) -> sessions.Session:
+    """What the run has recorded up to now, as a session."""
+    recording = run.get("recording")
+    if recording is not None:  # a replay: the recording itself up to where the replay got, at full resolution
+        # (the sampler saw one snapshot per tick, too coarse at high replay speeds)
+        until = run["sampler"].source.clock.now()
+        return sessions.Session(recording.metadata, recording.table[recording.table["t_s"] <= until]
+                                .reset_index(drop=True), list(recording.notes))
+    meta = {k: v for k, v in run["metadata"].items() if k != "concurrency"}
+    return live.session_from_sampler(run["sampler"], meta)
+
+
 def _finish(run: dict) -> None:
     """The run ended (stopped, finished or failed): keep what was recorded as the session to analyse."""
     run["done"] = True
@@ -91,20 +124,27 @@ def _finish(run: dict) -> None:
         run["sampler"].source.close()
     except Exception:  # noqa: BLE001 - closing a source must never break the page
         pass
-    meta = {k: v for k, v in run["metadata"].items() if k != "concurrency"}
     try:
-        recording = run.get("recording")
-        if recording is not None:  # a replay: analyse the recording itself up to where the replay got,
-            # at full resolution (the sampler only saw one snapshot per tick, too coarse at high speed)
-            until = run["sampler"].source.clock.now()
-            session = sessions.Session(recording.metadata, recording.table[recording.table["t_s"] <= until]
-                                       .reset_index(drop=True), list(recording.notes))
-        else:
-            session = live.session_from_sampler(run["sampler"], meta)
-        st.session_state["calib_analysis"] = {"kind": "session", "raw": sessions.to_bytes(session),
+        st.session_state["calib_analysis"] = {"kind": "session", "raw": sessions.to_bytes(_session_so_far(run)),
                                               "name": run["label"]}
     except FactoryModelError as exc:
         st.session_state["calib_analysis"] = {"kind": "error", "message": str(exc)}
+
+
+def _model_lines(points: pd.DataFrame, factors: dict) -> pd.DataFrame:
+    """The deployment's curve (per set of factors) and the searched frontier of the matching scenario."""
+    first = points.iloc[0]
+    curves = fit.deployment_curves(points, factors, catalog=ui.base_catalog())
+    try:
+        frontier = ui._frontier(str(first["system"]), str(first["model"]), str(first["precision"]), int(first["isl"]),
+                                int(first["osl"]), "best", None, None, 0, 0.0, "",
+                                st.session_state["_scenario"].calibration)
+    except FactoryModelError:
+        frontier = pd.DataFrame()
+    if len(frontier):
+        curves = pd.concat([curves, frontier[["concurrency", "tokens_per_s_per_user", "output_tokens_per_s_per_gpu",
+                                              "ttft_s", "tpot_s"]].assign(factors="frontier")], ignore_index=True)
+    return curves
 
 
 def _live_view() -> None:
@@ -135,8 +175,19 @@ def _live_view() -> None:
                                                 f" {tokens / (total_w / 1e6):,.0f} output tokens/s per MW of GPU "
                                                 f"power (GPU boards only: no host, network or cooling)."))
     tdp = ui.base_catalog().systems.get(run["metadata"].get("system", ""))
-    st.plotly_chart(charts.telemetry_figure(gpu, server, tdp_w=tdp.gpu_tdp_w if tdp else None), theme=None,
-                    key="calib_live_chart", config={"displaylogo": False})
+    left, right = st.columns(2)
+    left.plotly_chart(charts.telemetry_figure(gpu, server, tdp_w=tdp.gpu_tdp_w if tdp else None), theme=None,
+                      key="calib_live_chart", config={"displaylogo": False})
+    with right:
+        try:
+            session = _session_so_far(run)
+            points = operating_points(session, ui.base_catalog())
+            lines = _model_lines(points, {"reference fit": ui.profile_factors(
+                st.session_state["_scenario"].calibration) or fm.load_factors()})
+            st.plotly_chart(charts.calibration_figure(points, lines, synthetic=session.synthetic), theme=None,
+                            key="calib_live_points", config={"displaylogo": False})
+        except FactoryModelError as exc:
+            st.info(f"No operating point yet: {exc}")
     for message in sampler.last_errors(3):
         st.caption(f"⚠ {message}")
     if not sampler.running and not run["done"]:
@@ -188,8 +239,7 @@ def _show_result(result: fit.CalibrationResult) -> None:
     if np.isfinite(power.get("measured_w_per_gpu_mean", np.nan)):
         st.caption(f"Measured GPU power {power['measured_w_per_gpu_mean']:.0f} W per GPU = "
                    f"{power['fraction_of_tdp']:.0%} of the {power['tdp_w']:.0f} W TDP the catalog budgets.")
-    curves = fit.deployment_curves(points, {"reference fit": fm.load_factors(), "calibrated": result.factors()},
-                                   catalog=ui.base_catalog())
+    curves = _model_lines(points, {"reference fit": fm.load_factors(), "calibrated": result.factors()})
     sc = st.session_state["_scenario"]
     st.plotly_chart(charts.calibration_figure(points, curves, synthetic=synthetic, present=sc.present), theme=None,
                     key="calib_fit_chart", config={"displaylogo": False})
@@ -266,9 +316,7 @@ elif kind in ("nvml", "prometheus"):
     c = st.columns(3)
     if c[0].button("Start recording", icon=":material/fiber_manual_record:", disabled=running, key="calib_start"):
         try:
-            source = live.make_source(url or None)
-            server = ServerScraper(metrics_url) if metrics_url else None
-            sampler = Sampler(source, rate_hz=LIVE_RATE_HZ, server=server, max_duration_s=MAX_RECORDING_S)
+            sampler = _shared_sampler(kind, url, metrics_url)
             sampler.set_phase(f"c{meta['concurrency']:g}", meta["concurrency"])
             _start(sampler, {**meta, "server": metrics_url}, f"{kind}-{meta['system']}-{meta['model']}")
             running = True

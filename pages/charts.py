@@ -247,11 +247,14 @@ def calibration_figure(points: pd.DataFrame, curves: pd.DataFrame, *, synthetic:
                        present: bool = False) -> go.Figure:
     """Measured operating points on the model's curve for the same deployment, before and after the fit."""
     fig = go.Figure()
-    styles = {"reference fit": {"color": "#8c8c8c", "dash": "dash"}, "calibrated": {"color": "#2e7d32"}}
+    styles = {"reference fit": {"color": "#8c8c8c", "dash": "dash"}, "calibrated": {"color": "#2e7d32"},
+              "frontier": {"color": "#0d47a1", "dash": "dot"}}
+    names = {"frontier": "model frontier (best deployment at each speed)"}
     for label, g in curves.groupby("factors", sort=False):
         g = g.sort_values("tokens_per_s_per_user")
         fig.add_trace(go.Scatter(x=g["tokens_per_s_per_user"], y=g["output_tokens_per_s_per_gpu"], mode="lines",
-                                 name=f"model, {label}", line=styles.get(label, {}),
+                                 name=names.get(label, f"model, this deployment, {label}"),
+                                 line=styles.get(label, {}),
                                  text=[f"concurrency {int(c)}" for c in g["concurrency"]],
                                  hovertemplate="%{text}: %{x:.1f} tok/s/user · %{y:,.0f} tok/s/GPU<extra></extra>"))
     fig.add_trace(go.Scatter(x=points["tokens_per_s_per_user"], y=points["output_tokens_per_s_per_gpu"],
@@ -260,7 +263,6 @@ def calibration_figure(points: pd.DataFrame, curves: pd.DataFrame, *, synthetic:
                              text=[f"{p}, concurrency {c:g}" for p, c in zip(points["phase"], points["concurrency"])],
                              hovertemplate="%{text}: %{x:.1f} tok/s/user · %{y:,.0f} tok/s/GPU<extra></extra>"))
     first = points.iloc[0]
-    title = (f"{first['system']} · {first['model']} · {first['precision']} · TP{int(first['tp'])}: measured vs model"
-             + (" — SYNTHETIC data" if synthetic else ""))
-    return _layout(fig, title, "Tokens/s per user (1 / TPOT)", "Output tokens/s per GPU", x_log=True,
-                   present=present)
+    title = (f"{first['system']} · {first['model']} · {first['precision']} · TP{int(first['tp'])}<br>"
+             f"<sup>measured vs model" + (" — SYNTHETIC data" if synthetic else "") + "</sup>")
+    return _layout(fig, title, "Tokens/s per user (1 / TPOT)", "Output tokens/s per GPU", present=present)

@@ -234,7 +234,8 @@ def test_calibration_page_fits_the_sample_and_applies_the_profile():
     assert float(errors["TPOT median error"].split()[0]) < 3.0  # the method recovers the sample's known truth
     fig = figures(at)[0]
     names = [t["name"] for t in fig["data"]]
-    assert "measured (SYNTHETIC)" in names and "model, calibrated" in names and "model, reference fit" in names
+    assert "measured (SYNTHETIC)" in names and "model, this deployment, calibrated" in names
+    assert "model, this deployment, reference fit" in names and any("model frontier" in n for n in names)
     assert len(_decode(fig["data"][-1]["x"])) == 5  # five measured operating points
 
     at.button(key="calib_apply").click().run()
@@ -274,8 +275,11 @@ def test_calibration_page_replay_runs_live_and_matches_the_whole_recording():
             break
     assert metric_values(at)["Status"] == "finished"
     assert samples[-1] > samples[0] > 0  # the live view advanced
-    live_chart = figures(at)[0]
+    live_chart, live_points = figures(at)[:2]
     assert "GPU power (W)" in json.dumps(live_chart["layout"])
+    measured = [t for t in live_points["data"] if t["name"].startswith("measured")]
+    assert len(_decode(measured[0]["x"])) == 5  # every phase became a point on the model's frontier
+    assert any(t["name"].startswith("model frontier") for t in live_points["data"])
     done = metric_values(at)
     for key in ("TPOT median error", "TTFT median error", "tokens/s per GPU median error"):
         assert done[key] == whole[key]  # replayed to the end = the whole recording, at full resolution

@@ -156,7 +156,7 @@ def test_calibration_replay_updates_live_then_fits(server, browser):
     assert page.get_by_text("SYNTHETIC data").count() >= 1
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "browser-calibration.png"), full_page=True)
-    fit_chart = page.get_by_test_id("stPlotlyChart").nth(1)
+    fit_chart = page.get_by_test_id("stPlotlyChart").last
     fit_chart.scroll_into_view_if_needed()
     expect(fit_chart.locator(".gtitle").first).to_contain_text("measured vs model")
     fit_chart.screenshot(path=str(ARTIFACTS / "browser-calibration-fit.png"))
