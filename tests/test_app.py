@@ -363,3 +363,20 @@ def test_calibration_page_uploads_recordings_profiles_and_benchmarks():
     assert not at.exception, [e.message for e in at.exception]
     assert at.dataframe[0].value["output_tokens_per_s_per_gpu"].iloc[0] == pytest.approx(2000)
     assert "TPOT median error" in metric_values(at)
+
+
+def test_calibration_sessions_recording_the_same_gpus_share_one_sampler(monkeypatch):
+    import fake_nvml
+
+    fake = fake_nvml.make(gpus=2)
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    runs = []
+    for _ in range(2):  # two browser sessions of one server process
+        at = app("calibration")
+        at.segmented_control(key="calib_source").set_value("nvml").run()
+        at.button(key="calib_start").click().run()
+        assert not at.exception, [e.message for e in at.exception]
+        runs.append((at, at.session_state["calib_run"]["sampler"]))
+    assert runs[0][1] is runs[1][1] and fake.state["init"] == 1  # one NVML handle, one polling thread
+    runs[0][0].button(key="calib_stop").click().run()
+    assert not runs[1][1].running
