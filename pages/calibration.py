@@ -136,7 +136,7 @@ def _model_lines(points: pd.DataFrame, factors: dict) -> pd.DataFrame:
     first = points.iloc[0]
     curves = fit.deployment_curves(points, factors, catalog=ui.base_catalog())
     try:
-        frontier = ui._frontier(str(first["system"]), str(first["model"]), str(first["precision"]), int(first["isl"]),
+        frontier = ui.search_frontier(str(first["system"]), str(first["model"]), str(first["precision"]), int(first["isl"]),
                                 int(first["osl"]), "best", None, None, 0, 0.0, "",
                                 st.session_state["_scenario"].calibration)
     except FactoryModelError:

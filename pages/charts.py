@@ -81,6 +81,19 @@ def frontier_figure(frames: dict[str, pd.DataFrame], y: str, y_title: str, *, x_
                    "Tokens/s per user (output, = 1 / TPOT)", y_title, x_log=x_log, present=present)
 
 
+def solid_dashed_figure(system: str, solid: pd.DataFrame, dashed: pd.DataFrame, *, title: str, x_log: bool = True,
+                        present: bool = False) -> go.Figure:
+    """Two frontiers of one system (tokens/s per MW, all-in) on one chart: ``solid`` as usual, ``dashed`` dashed
+    (FP8 vs NVFP4, aggregated vs disaggregated)."""
+    fig = frontier_figure({system: solid}, "tokens_per_s_per_mw", "Output tokens/s per MW (all-in)", x_log=x_log,
+                          present=present, title=title)
+    if len(dashed):
+        for trace in frontier_figure({system: dashed}, "tokens_per_s_per_mw", "", x_log=x_log).data:
+            trace.line.dash = "dash"
+            fig.add_trace(trace)
+    return fig
+
+
 def money_figure(frames: dict[str, pd.DataFrame], *, x_log: bool = True, present: bool = False) -> go.Figure:
     """Revenue, cost and profit per MW-hour along each frontier."""
     fig = go.Figure()
@@ -181,6 +194,7 @@ def validation_figure(points: pd.DataFrame, *, present: bool = False) -> go.Figu
 
 # ---------------------------------------------------------------------------------------- calibration
 
+GPU_LINE_COLOURS = ["#76b900", "#0d47a1", "#e53935", "#8e24aa", "#ff8f00", "#00897b", "#6d4c41", "#3949ab"]
 MANY_GPUS = 16  # above this many GPUs the live chart shows mean and min–max band instead of one line per GPU
 
 
@@ -202,7 +216,7 @@ def telemetry_figure(gpu: pd.DataFrame, server: pd.DataFrame, *, tdp_w: float | 
                 for i, (name, g) in enumerate(gpu.groupby(ids, sort=True)):
                     fig.add_trace(go.Scatter(x=g["t_s"] - t0, y=g[column], mode="lines", name=f"GPU {name}",
                                              legendgroup=name, showlegend=row == 1,
-                                             line={"color": EXTRA_LINE[i % len(EXTRA_LINE)], "width": 1.5}),
+                                             line={"color": GPU_LINE_COLOURS[i % len(GPU_LINE_COLOURS)], "width": 1.5}),
                                   row=row, col=1)
             else:  # a fleet: thousands of lines would be slow and unreadable
                 stats = gpu.groupby(gpu["t_s"].round(0))[column].agg(["mean", "min", "max"])
@@ -228,9 +242,6 @@ def telemetry_figure(gpu: pd.DataFrame, server: pd.DataFrame, *, tdp_w: float | 
     fig.update_xaxes(title_text="Time since start of recording (s)", row=3, col=1)
     fig.update_yaxes(rangemode="tozero")
     return fig
-
-
-EXTRA_LINE = ["#76b900", "#0d47a1", "#e53935", "#8e24aa", "#ff8f00", "#00897b", "#6d4c41", "#3949ab"]
 
 
 def server_rates(server: pd.DataFrame) -> pd.DataFrame:

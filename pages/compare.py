@@ -68,13 +68,8 @@ with tab_precision:
             st.warning(f"{p.upper()}: {f.attrs.get('reason')}")
         elif f.attrs.get("note"):
             st.caption(f"{p.upper()}: {f.attrs['note']}")
-    fig = charts.frontier_figure({system: frames["fp8"]}, "tokens_per_s_per_mw", "Output tokens/s per MW (all-in)",
-                                 x_log=sc.x_log, present=sc.present, title=f"{ui.label(system)}: FP8 vs NVFP4")
-    if len(frames["nvfp4"]):
-        extra = charts.frontier_figure({system: frames["nvfp4"]}, "tokens_per_s_per_mw", "", x_log=sc.x_log)
-        for trace in extra.data:
-            trace.line.dash = "dash"
-            fig.add_trace(trace)
+    fig = charts.solid_dashed_figure(system, frames["fp8"], frames["nvfp4"], x_log=sc.x_log, present=sc.present,
+                                     title=f"{ui.label(system)}: FP8 vs NVFP4")
     st.plotly_chart(fig, theme=None, key="precision_chart")
     table = ratio_table(frames, "tokens_per_s_per_mw")
     st.dataframe(table, hide_index=True, width="stretch", column_config=number_format(table))
@@ -83,14 +78,8 @@ with tab_serving:
     system = st.selectbox("System", list(cat.systems), index=list(cat.systems).index("gb200-nvl72"),
                           key="serving_system", bind="query-params")
     frames = {mode: ui.frontier(sc, system, serving=mode) for mode in ("agg", "disagg")}
-    fig = charts.frontier_figure({system: frames["agg"]}, "tokens_per_s_per_mw", "Output tokens/s per MW (all-in)",
-                                 x_log=sc.x_log, present=sc.present,
-                                 title=f"{ui.label(system)}: aggregated (solid) vs disaggregated (dashed)")
-    if len(frames["disagg"]):
-        extra = charts.frontier_figure({system: frames["disagg"]}, "tokens_per_s_per_mw", "", x_log=sc.x_log)
-        for trace in extra.data:
-            trace.line.dash = "dash"
-            fig.add_trace(trace)
+    fig = charts.solid_dashed_figure(system, frames["agg"], frames["disagg"], x_log=sc.x_log, present=sc.present,
+                                     title=f"{ui.label(system)}: aggregated (solid) vs disaggregated (dashed)")
     st.plotly_chart(fig, theme=None, key="serving_chart")
     table = ratio_table(frames, "tokens_per_s_per_mw")
     st.dataframe(table, hide_index=True, width="stretch", column_config=number_format(table))

@@ -8,9 +8,7 @@ from pages import charts, ui
 sc = ui.scenario()
 st.title("AI factory frontier")
 st.caption(f"{ui.catalog().models[sc.model].name} · {sc.describe()}")
-if not sc.systems:
-    st.info("Choose one or more systems in the sidebar.")
-    st.stop()
+ui.stop_without_systems(sc)
 
 with st.spinner("Searching deployments…"):
     frames = ui.frontiers(sc)

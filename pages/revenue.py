@@ -14,9 +14,7 @@ from pages import charts, ui
 sc = ui.scenario()
 st.title("Revenue per megawatt")
 st.caption(sc.describe())
-if not sc.systems:
-    st.info("Choose one or more systems in the sidebar.")
-    st.stop()
+ui.stop_without_systems(sc)
 frames = ui.frontiers(sc)
 ui.explain_empty(frames)
 fig = charts.money_figure(frames, x_log=sc.x_log, present=sc.present)

@@ -11,9 +11,7 @@ from pages import charts, ui
 sc = ui.scenario()
 st.title("Total cost of ownership")
 st.caption(sc.describe())
-if not sc.systems:
-    st.info("Choose one or more systems in the sidebar.")
-    st.stop()
+ui.stop_without_systems(sc)
 basis = st.segmented_control("Token basis", ["output", "total"], default="output", key="cost_token_basis",
                              bind="query-params", required=True,
                              )

@@ -333,7 +333,7 @@ def presentation_css(present: bool) -> None:
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
-def _frontier(system: str, model: str, precision: str, isl: int, osl: int, serving: str, ttft: float | None,
+def search_frontier(system: str, model: str, precision: str, isl: int, osl: int, serving: str, ttft: float | None,
               min_tps: float | None, mtp: int, acc: float, custom_text: str, calibration: str = "") -> pd.DataFrame:
     """The search and the frontier: everything that does not depend on power or prices (cached)."""
     return fm.frontier(system, model, precision, isl, osl, serving=serving, ttft_max_s=ttft,
@@ -347,7 +347,7 @@ def frontier(sc: Scenario, system: str, *, precision: str | None = None, serving
     prec = precision or sc.precision_for(system)
     text = custom_yaml()
     try:
-        frame = _frontier(system, sc.model, prec, sc.isl, sc.osl, serving or sc.serving, sc.ttft_max_s,
+        frame = search_frontier(system, sc.model, prec, sc.isl, sc.osl, serving or sc.serving, sc.ttft_max_s,
                           sc.min_tokens_per_s_per_user, sc.mtp_tokens, sc.mtp_acceptance, text, sc.calibration)
         if not len(frame):
             return frame
@@ -428,6 +428,13 @@ def require_app() -> None:
 
     PagesManager.uses_pages_directory = False
     st.rerun()
+
+
+def stop_without_systems(sc: Scenario) -> None:
+    """End the page with a hint when the sidebar has no system chosen."""
+    if not sc.systems:
+        st.info("Choose one or more systems in the sidebar.")
+        st.stop()
 
 
 def frozen(sc: Scenario, **changes) -> Scenario:

@@ -6,7 +6,6 @@ the reason locally; in CI (CI=true) the browser must be there (.ci/run installs 
 """
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from fake_server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -29,15 +29,9 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
-    port = _free_port()
+    port = free_port()
     log = open(ROOT / "test-artifacts" / "streamlit-server.log", "w") if ARTIFACTS.mkdir(exist_ok=True) is None \
         else subprocess.DEVNULL
     proc = subprocess.Popen(

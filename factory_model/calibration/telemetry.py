@@ -25,6 +25,7 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 
 from . import TelemetryError
+from .server_metrics import metric_names
 
 READING_FIELDS = ("power_w", "energy_j", "power_limit_w", "sm_clock_mhz", "mem_clock_mhz", "gpu_util_pct",
                   "mem_used_mib", "temp_c")
@@ -290,7 +291,5 @@ class PrometheusSource(TelemetrySource):
 def token_counter_regex() -> str:
     """A PromQL name regex for every engine's generated-token counter. Prometheus may store ``vllm:x`` as
     ``vllm_x`` (newer exposition clients escape colons), so either spelling matches."""
-    from .server_metrics import metric_names  # local: server_metrics imports this module's error type
-
     names = {n for engine in metric_names().values() for n in engine["generation_tokens_total"]}
     return "|".join(sorted(re.escape(n).replace(":", "[:_]") for n in names))
