@@ -17,7 +17,7 @@ from factory_model.calibration import benchmarks, fit, live
 from factory_model.calibration import session as sessions
 from factory_model.calibration.operating_point import operating_points
 from factory_model.calibration.sampler import Sampler
-from factory_model.calibration.server_metrics import ServerScraper
+from factory_model.calibration.server_metrics import ServerScraper, output_token_rates
 from factory_model.calibration.synthetic import SAMPLE_PATH_NAME
 from factory_model.catalog import DATA_DIR
 from factory_model.errors import FactoryModelError
@@ -167,7 +167,7 @@ def _live_view() -> None:
     latest = gpu.groupby("gpu").tail(1) if len(gpu) else gpu
     total_w = float(latest["power_w"].sum()) if len(latest) and latest["power_w"].notna().any() else np.nan
     c[3].metric("GPU power now", "–" if np.isnan(total_w) else f"{total_w:,.0f} W")
-    rates = charts.server_rates(server)
+    rates = output_token_rates(server)
     tokens = float(rates["output_tokens_per_s"].iloc[-1]) if len(rates) else np.nan
     c[4].metric("Output tokens/s", "–" if np.isnan(tokens) else f"{tokens:,.0f}",
                 help="Rate of the server's generated-token counter between its last two snapshots "

@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from factory_model.calibration.server_metrics import output_token_rates
+
 from . import ui
 
 FONT = "Open Sans, Liberation Sans, Arial, sans-serif"
@@ -231,7 +233,7 @@ def telemetry_figure(gpu: pd.DataFrame, server: pd.DataFrame, *, tdp_w: float | 
         if tdp_w:
             fig.add_hline(y=tdp_w, line={"color": "#b71c1c", "dash": "dot"}, annotation_text=f"TDP {tdp_w:.0f} W",
                           row=1, col=1)
-    rates = server_rates(server)
+    rates = output_token_rates(server)
     if len(rates):
         fig.add_trace(go.Scatter(x=rates["t_s"] - t0, y=rates["output_tokens_per_s"], mode="lines+markers",
                                  name="output tokens/s", line={"color": "#0d47a1"}), row=3, col=1)
@@ -242,16 +244,6 @@ def telemetry_figure(gpu: pd.DataFrame, server: pd.DataFrame, *, tdp_w: float | 
     fig.update_xaxes(title_text="Time since start of recording (s)", row=3, col=1)
     fig.update_yaxes(rangemode="tozero")
     return fig
-
-
-def server_rates(server: pd.DataFrame) -> pd.DataFrame:
-    """Output tokens/s between successive server snapshots (output token basis); repeated snapshots skipped."""
-    if not len(server) or "generation_tokens_total" not in server:
-        return pd.DataFrame(columns=["t_s", "output_tokens_per_s"])
-    s = server.dropna(subset=["generation_tokens_total"]).drop_duplicates("t_s").sort_values("t_s")
-    dt, dn = s["t_s"].diff(), s["generation_tokens_total"].diff()
-    ok = (dt > 0) & (dn >= 0)
-    return pd.DataFrame({"t_s": s["t_s"][ok], "output_tokens_per_s": (dn / dt)[ok]})
 
 
 def calibration_figure(points: pd.DataFrame, curves: pd.DataFrame, *, synthetic: bool = False,

@@ -200,6 +200,13 @@ def test_counter_reset_gives_no_negative_rate():
     assert np.isnan(r["output_tokens_per_s"])
 
 
+def test_output_token_rates_skip_repeats_and_resets():
+    snaps = pd.DataFrame({"t_s": [0.0, 1.0, 1.0, 2.0, 3.0], "generation_tokens_total": [0, 500, 500, 100, 1100]})
+    rates = server_metrics.output_token_rates(snaps)
+    assert rates["t_s"].tolist() == [1.0, 3.0] and rates["output_tokens_per_s"].tolist() == [500.0, 1000.0]
+    assert server_metrics.output_token_rates(pd.DataFrame()).empty
+
+
 def test_unreachable_and_malformed_metrics():
     with pytest.raises(TelemetryError, match="unreachable"):
         server_metrics.ServerScraper(f"http://127.0.0.1:{free_port()}/metrics", timeout_s=1).scrape()

@@ -19,6 +19,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pandas as pd
 from prometheus_client.parser import text_string_to_metric_families
 
 from ..catalog import DATA_DIR, read_yaml
@@ -115,3 +116,14 @@ def rates(first: dict, last: dict) -> dict[str, float]:
     running = last.get("requests_running")
     out["requests_running"] = float(running) if running is not None else float("nan")
     return out
+
+
+def output_token_rates(server: pd.DataFrame) -> pd.DataFrame:
+    """Output tokens/s between successive snapshots of a recording (output token basis): Δ generated tokens / Δt
+    per interval, at the interval's end time ``t_s``. Repeated snapshots and counter resets are skipped."""
+    if not len(server) or "generation_tokens_total" not in server:
+        return pd.DataFrame(columns=["t_s", "output_tokens_per_s"])
+    s = server.dropna(subset=["generation_tokens_total"]).drop_duplicates("t_s").sort_values("t_s")
+    dt, dn = s["t_s"].diff(), s["generation_tokens_total"].diff()
+    ok = (dt > 0) & (dn >= 0)
+    return pd.DataFrame({"t_s": s["t_s"][ok], "output_tokens_per_s": (dn / dt)[ok]})
