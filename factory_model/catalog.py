@@ -202,6 +202,14 @@ class System:
     preliminary_note: str = ""
     user_defined: bool = False
     calibration_system: str = ""  # a user-defined copy keeps the efficiency factors of the system it came from
+    scale_up_peer_bandwidth_gb_s: float = 0.0  # 0 = any peer at the full scale-up bandwidth (a switch)
+    four_bit_format: str = "nvfp4"
+    attention_compute_speedup: float = 1.0
+
+    @property
+    def peer_bandwidth_gb_s(self) -> float:
+        """Scale-up bandwidth to one peer (GB/s, one direction)."""
+        return self.scale_up_peer_bandwidth_gb_s or self.scale_up_bandwidth_gb_s
 
     @property
     def factor_id(self) -> str:
@@ -241,6 +249,10 @@ def parse_system(system_id: str, entry: dict, where: str) -> System:
         scale_up_bandwidth_gb_s=f.number("scale_up_bandwidth_gb_s"),
         scale_up_domain_gpus=f.number("scale_up_domain_gpus", integer=True),
         scale_out_bandwidth_gb_s=f.number("scale_out_bandwidth_gb_s"),
+        scale_up_peer_bandwidth_gb_s=f.number("scale_up_peer_bandwidth_gb_s", required=False, default=0.0,
+                                              positive=False),
+        four_bit_format=f.text("four_bit_format", required=False, default="nvfp4", choices=("nvfp4", "mxfp4")),
+        attention_compute_speedup=f.number("attention_compute_speedup", required=False, default=1.0),
         gpu_tdp_w=f.number("gpu_tdp_w"),
         all_in_power_kw_per_gpu=f.number("all_in_power_kw_per_gpu"),
         it_power_kw_per_gpu=f.number("it_power_kw_per_gpu"),
@@ -252,7 +264,7 @@ def parse_system(system_id: str, entry: dict, where: str) -> System:
     )
 
 
-TENSOR_CLASSES = ("embedding", "lm_head", "router", "attention", "shared_experts")
+TENSOR_CLASSES = ("embedding", "lm_head", "router", "attention", "shared_experts", "mtp")
 
 
 @dataclass(frozen=True)
@@ -294,6 +306,8 @@ class Model:
     published_active_params_b: float | None = None
     sources: dict[str, str] = field(default_factory=dict, compare=False)
     user_defined: bool = False
+    # tensors the published 4-bit checkpoint keeps at 16 bits on top of ``unquantized_tensors`` (its recipe)
+    four_bit_unquantized_tensors: frozenset[str] = frozenset()
 
     @property
     def is_moe(self) -> bool:
@@ -328,10 +342,13 @@ def parse_model(model_id: str, entry: dict, where: str) -> Model:
     intermediate = f.number(a + "intermediate_size", integer=True, required=dense_layers > 0, default=0,
                             positive=dense_layers > 0)
     unquantized = f.text_list("unquantized_tensors")
-    bad = [t for t in unquantized if t not in TENSOR_CLASSES]
-    if bad:
-        raise CatalogError(f"{where}.unquantized_tensors: unknown tensor class {bad[0]!r}; "
-                           f"known: {', '.join(TENSOR_CLASSES)}")
+    four_bit_kept = f.text_list("four_bit_unquantized_tensors")
+    for key, names in (("unquantized_tensors", unquantized), ("four_bit_unquantized_tensors", four_bit_kept)):
+        bad = [t for t in names if t not in TENSOR_CLASSES]
+        if bad:
+            raise CatalogError(f"{where}.{key}: unknown tensor class {bad[0]!r}; known: {', '.join(TENSOR_CLASSES)}")
+    if four_bit_kept and not f.flat["four_bit_unquantized_tensors"][1]:
+        raise CatalogError(f"{where}.four_bit_unquantized_tensors: needs four_bit_unquantized_tensors_source")
     model = Model(
         id=model_id,
         name=f.text("name"),
@@ -339,6 +356,7 @@ def parse_model(model_id: str, entry: dict, where: str) -> Model:
         native_precision=f.text("native_precision", choices=("bf16", "fp8", "nvfp4")),
         four_bit_format=f.text("four_bit_format", required=False, default="nvfp4", choices=("nvfp4", "mxfp4")),
         unquantized_tensors=frozenset(unquantized),
+        four_bit_unquantized_tensors=frozenset(four_bit_kept),
         attention=attention,
         layers=layers,
         hidden_size=f.number(a + "hidden_size", integer=True),

@@ -138,6 +138,10 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    if args.cross:
+        return _validate_cross(args)
+    if args.frontier:
+        return _validate_frontier(args)
     from .validation import validate
 
     points, summary = validate(args.profile, args.backend)
@@ -155,6 +159,52 @@ def cmd_validate(args: argparse.Namespace) -> int:
         "output_tokens_per_s_per_gpu_bias_pct": "tok/s/GPU_bias_%"})
     with pd.option_context("display.width", 200, "display.max_columns", 50):
         print(shown.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+    return 0
+
+
+def _validate_frontier(args: argparse.Namespace) -> int:
+    from .factors import load_factors
+    from .frontier_validation import frontier_points, summarize_frontier
+
+    points = frontier_points(load_factors(args.profile))
+    if args.points:
+        points.to_csv(args.points, index=False)
+    by = ["system", "model", "precision", "isl", "osl"] if args.by_scenario else ["system"]
+    summary = summarize_frontier(points, by)
+    if args.format != "table":
+        _print_frame(summary, args.format)
+        return 0
+    print(f"Modelled optimum vs the best measured stacks (profile '{args.profile}', IN-SAMPLE unless the profile "
+          "was fitted without these systems): at each measured Pareto point of measured_serving_points.csv, "
+          "model/measured output tokens/s/GPU at the same tokens/s/user. Out-of-sample: validate --cross.")
+    with pd.option_context("display.width", 200, "display.max_columns", 50):
+        print(summary.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    return 0
+
+
+def _validate_cross(args: argparse.Namespace) -> int:
+    from . import cross_validation as cv
+
+    if args.show:
+        table = cv.load_table()
+    else:
+        systems = [s.strip() for s in args.systems.split(",")] if args.systems else None
+        loso = cv.cross_validate(systems, max_nfev=args.max_evaluations,
+                                 progress=lambda m: print(m, file=sys.stderr, flush=True))
+        table = loso
+        if args.write:
+            from .factors import load_factors
+            table = pd.concat([loso, cv.in_sample(load_factors(args.profile))], ignore_index=True)
+            print(f"wrote {cv.write_table(table)}", file=sys.stderr)
+    if args.format != "table":
+        _print_frame(table, args.format)
+        return 0
+    shown = table[(table["model"] == "*")].copy()
+    print("Accuracy by system (model '*' rows = all of that system's points). Leave-one-system-out rows are "
+          "out-of-sample: the fit never saw that system.")
+    with pd.option_context("display.width", 220, "display.max_columns", 50):
+        print(shown.drop(columns=["model", "precision", "command"]).to_string(
+            index=False, float_format=lambda v: f"{v:.2f}"))
     return 0
 
 
@@ -338,8 +388,9 @@ def _add_frontier_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ttft-max-s", type=float, dest="ttft_max_s")
     p.add_argument("--tpot-max-s", type=float, dest="tpot_max_s")
     p.add_argument("--min-tokens-per-s-per-user", type=float, dest="min_tokens_per_s_per_user")
-    p.add_argument("--mtp", type=int, default=0, help="speculative/MTP draft tokens per step")
-    p.add_argument("--mtp-acceptance", type=float, default=0.0, dest="mtp_acceptance",
+    p.add_argument("--mtp", default="0", help="speculative/MTP draft tokens per step (0-8), or 'auto': the "
+                   "model's calibrated MTP where it ships MTP heads, searched beside serving without it")
+    p.add_argument("--mtp-acceptance", type=float, default=None, dest="mtp_acceptance",
                    help="acceptance probability of each draft token")
     p.add_argument("--price-curve", choices=("flat", "tiered", "fitted"), dest="price_curve")
     p.add_argument("--input-price", type=float, dest="input_price", help="USD per 1M input tokens (list price)")
@@ -421,17 +472,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=float, help="requests the load generator keeps in flight")
     p.set_defaults(func=cmd_calibrate)
 
-    p = sub.add_parser("validate", help="model error against data/reference/measured_agg_points.csv")
+    p = sub.add_parser("validate", help="model error against the measured reference sets (config, frontier, "
+                                         "leave-one-system-out)")
     p.add_argument("--profile", default=DEFAULT_PROFILE)
     p.add_argument("--backend", default="best", help="best (default), trtllm, vllm or sglang")
     p.add_argument("--format", choices=FORMATS, default="table")
     p.add_argument("--points", help="also write per-point predictions and errors to this CSV")
+    p.add_argument("--frontier", action="store_true",
+                   help="frontier level: modelled optimum vs the best measured stacks (measured_serving_points.csv)")
+    p.add_argument("--by-scenario", action="store_true", dest="by_scenario",
+                   help="with --frontier: one row per system/model/precision/isl/osl")
+    p.add_argument("--cross", action="store_true",
+                   help="leave-one-system-out: refit without each system and score it (minutes)")
+    p.add_argument("--systems", help="with --cross: only these systems (comma-separated)")
+    p.add_argument("--show", action="store_true", help="with --cross: print data/validation/out_of_sample.csv")
+    p.add_argument("--write", action="store_true",
+                   help="with --cross: write data/validation/out_of_sample.csv (plus the profile's in-sample rows)")
+    p.add_argument("--max-evaluations", type=int, default=12, dest="max_evaluations")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("fit", help="fit efficiency factors to the reference set; write data/calibration/<profile>.csv")
     p.add_argument("--backend", default="best", help="best (default), trtllm, vllm or sglang")
     p.add_argument("--profile", default=DEFAULT_PROFILE, help="name of the profile to write")
-    p.add_argument("--max-evaluations", type=int, default=80, dest="max_evaluations")
+    p.add_argument("--max-evaluations", type=int, default=12, dest="max_evaluations")
     p.set_defaults(func=cmd_fit)
     return parser
 

@@ -12,6 +12,15 @@ Two kinds of tunable numbers, each row with its source:
 A calibration profile (``data/calibration/<profile>.csv``, written by ``python -m factory_model fit``) overlays
 fitted values on those priors; fitted serving values use op class ``serving``. Profile ``uncalibrated`` uses the
 priors alone. Op classes and parameters are listed in :data:`OP_CLASSES`.
+
+Lookup precedence (one rule, so a stale or sibling value can never win over a more specific one):
+
+1. explicit overrides (``with_overrides``: a live-calibration session, a what-if) for the system itself;
+2. fitted rows of the profile at the most specific level the system belongs to — its silicon group, then its
+   vendor, then global ``*`` (data/silicon.yaml): systems on one die share every fitted factor;
+3. sourced priors: (system, precision), (system, *), (*, precision), (*, *).
+
+Within a level the exact precision beats ``*``.
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ from __future__ import annotations
 import csv
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .catalog import DATA_DIR, _Fields, flatten_sourced, read_yaml
@@ -50,6 +59,12 @@ SERVING_PARAMETERS = (
     "disagg_prefill_rate_factor",
     "disagg_decode_rate_factor",
     "disagg_ttft_factor",
+    "ttft_limit_s",
+    "mtp_draft_tokens",
+    "mtp_acceptance",
+    "ep_imbalance_per_doubling",
+    "moe_comm_overlap",
+    "redundant_expert_fraction",
 )
 # Efficiency "precisions": the math an op runs in. w4a16 = 4-bit weights dequantized to 16-bit math;
 # w4a8 = 4-bit (MXFP4) weights with FP8 activations.
@@ -130,8 +145,24 @@ class Factors:
     profile: str
     table: dict[tuple[str, str, str, str], FactorRow]
     serving_values: dict[str, tuple[float, str]]
+    fitted: dict[tuple[str, str, str, str], FactorRow] = field(default_factory=dict)
+    overrides: dict[tuple[str, str, str, str], FactorRow] = field(default_factory=dict)
+    levels: dict[str, tuple[str, ...]] = field(default_factory=dict)  # system -> (silicon, vendor)
+
+    def levels_of(self, system: str) -> tuple[str, ...]:
+        """Fitted levels a system takes values from, most specific first: silicon, vendor, '*'."""
+        return (*self.levels.get(system, ()), "*")
 
     def _row(self, system: str, precision: str, op_class: str, parameter: str) -> FactorRow:
+        for p in (precision, "*"):
+            row = self.overrides.get((system, p, op_class, parameter))
+            if row is not None:
+                return row
+        for level in self.levels_of(system):
+            for p in (precision, "*"):
+                row = self.fitted.get((level, p, op_class, parameter))
+                if row is not None:
+                    return row
         for s, p in ((system, precision), (system, "*"), ("*", precision), ("*", "*")):
             row = self.table.get((s, p, op_class, parameter))
             if row is not None:
@@ -154,10 +185,17 @@ class Factors:
 
         The rows join the table, so they take part in the usual most-specific-first lookup.
         """
-        table = dict(self.table)
+        merged = dict(self.overrides)
         for key, value in overrides.items():
-            table[key] = FactorRow(*key, float(value), source)
-        return Factors(self.profile, table, self.serving_values)
+            merged[key] = FactorRow(*key, float(value), source)
+        return replace(self, overrides=merged)
+
+    def with_fitted(self, rows: dict[tuple[str, str, str, str], float], source: str = "fit") -> "Factors":
+        """A copy with fitted rows at levels (silicon group, vendor or '*'); see the lookup precedence."""
+        merged = dict(self.fitted)
+        for key, value in rows.items():
+            merged[key] = FactorRow(*key, float(value), source)
+        return replace(self, fitted=merged)
 
     def with_serving(self, **values: float) -> "Factors":
         merged = dict(self.serving_values)
@@ -165,10 +203,10 @@ class Factors:
             if k not in SERVING_PARAMETERS:
                 raise FactoryModelError(f"unknown serving parameter '{k}'")
             merged[k] = (float(v), "override")
-        return Factors(self.profile, self.table, merged)
+        return replace(self, serving_values=merged)
 
     def rows(self) -> list[FactorRow]:
-        return list(self.table.values())
+        return list(self.table.values()) + list(self.fitted.values()) + list(self.overrides.values())
 
 
 def _read_serving(path: Path, profile: str = "default") -> dict[str, tuple[float, str]]:
@@ -201,18 +239,38 @@ def load_factors(profile: str = DEFAULT_PROFILE, data_dir: str | Path | None = N
     from .catalog import load_catalog
 
     systems = set(load_catalog(d).systems)
+    levels = load_levels(d)
     table = {(r.system, r.precision, r.op_class, r.parameter): r
              for r in read_factor_csv(d / "efficiency_factors.csv", systems=systems)}
     serving = _read_serving(d / "serving.yaml")
+    fitted: dict = {}
     if profile != UNCALIBRATED:
         path = d / CALIBRATION_DIR_NAME / f"{profile}.csv"
         if path.exists():
-            for r in read_factor_csv(path, systems=systems):
+            level_ids = {x for lv in levels.values() for x in lv}
+            for r in read_factor_csv(path, systems=systems | level_ids):
                 if r.op_class == "serving":
                     serving[r.parameter] = (r.value, r.source)
                 else:
-                    table[(r.system, r.precision, r.op_class, r.parameter)] = r
+                    fitted[(r.system, r.precision, r.op_class, r.parameter)] = r
         elif profile != DEFAULT_PROFILE:
             raise FactoryModelError(f"unknown calibration profile '{profile}'; available: "
                                     f"{', '.join(available_profiles(d))}")
-    return Factors(profile, table, serving)
+    return Factors(profile, table, serving, fitted=fitted, levels=levels)
+
+
+def load_levels(data_dir: str | Path | None = None) -> dict[str, tuple[str, str]]:
+    """system id -> (silicon group, vendor) from data/silicon.yaml (the levels calibration is shared at)."""
+    d = Path(data_dir) if data_dir is not None else DATA_DIR
+    path = d / "silicon.yaml"
+    if not path.exists():
+        return {}
+    out: dict[str, tuple[str, str]] = {}
+    for silicon, entry in (read_yaml(path) or {}).items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("systems"), list) or not entry.get("vendor"):
+            raise CatalogError(f"{path.name}: {silicon}: needs 'vendor' and a list of 'systems'")
+        if not entry.get("source"):
+            raise CatalogError(f"{path.name}: {silicon}: needs a source")
+        for system in entry["systems"]:
+            out[str(system)] = (str(silicon), str(entry["vendor"]))
+    return out

@@ -24,8 +24,8 @@ BF16_BYTES = 2.0
 
 
 def tensor_bytes(m: Model, rp: ResolvedPrecision, tensor_class: str) -> float:
-    """Bytes per element of a tensor class: 2 if the checkpoint keeps it BF16, else the precision's."""
-    return BF16_BYTES if tensor_class in m.unquantized_tensors else rp.quantized_weight_bytes
+    """Bytes per element of a tensor class: 2 if the checkpoint keeps it BF16 (its recipe), else the precision's."""
+    return BF16_BYTES if tensor_class in rp.bf16_tensors else rp.quantized_weight_bytes
 
 
 def kv_heads_per_gpu(m: Model, tp: np.ndarray) -> np.ndarray:
@@ -60,6 +60,26 @@ def weight_bytes_per_gpu(m: Model, rp: ResolvedPrecision, layout: Layout) -> np.
     return layers + boundary
 
 
+def mtp_weight_bytes_per_gpu(m: Model, rp: ResolvedPrecision, layout: Layout) -> np.ndarray:
+    """Weights of the MTP module(s) on one GPU: ``mtp_layers`` × (one decoder layer + the 2h → h projection).
+
+    The module is a full Transformer block (MLA + MoE for DeepSeek-V3/R1, 11.5B parameters with its shared
+    embedding and head, specs §2.1) sharded like a main-model layer; embedding and head are shared.
+    """
+    if not m.mtp_layers:
+        return np.zeros(len(layout))
+    tp, ep = layout.tp.astype(float), layout.ep.astype(float)
+    attn = attention_params_per_gpu(m, tp) * tensor_bytes(m, rp, "mtp")
+    if m.is_moe:
+        routed = (m.experts / ep) * arch.expert_params(m) / layout.expert_tp * tensor_bytes(m, rp, "mtp")
+        shared = m.shared_experts * arch.expert_params(m) / tp * tensor_bytes(m, rp, "mtp")
+        mlp = routed + shared + arch.router_params(m) * BF16_BYTES
+    else:
+        mlp = arch.dense_mlp_params(m) / tp * tensor_bytes(m, rp, "mtp")
+    proj = 2.0 * m.hidden_size * m.hidden_size / tp * tensor_bytes(m, rp, "mtp")
+    return m.mtp_layers * (attn + mlp + proj)
+
+
 def kv_bytes_per_sequence_per_gpu(m: Model, rp: ResolvedPrecision, layout: Layout,
                                   context_tokens: np.ndarray) -> np.ndarray:
     """KV bytes one sequence of ``context_tokens`` holds on one GPU (its pipeline stage's layers)."""
@@ -76,13 +96,14 @@ def kv_bytes_per_sequence_per_gpu(m: Model, rp: ResolvedPrecision, layout: Layou
 def max_batch_per_rank(system: System, m: Model, rp: ResolvedPrecision, layout: Layout,
                        isl: np.ndarray, osl: np.ndarray, *, kv_cache_memory_fraction: float,
                        runtime_reserved_gib: float, activation_bytes_per_token_per_hidden: float,
-                       max_num_tokens: float, kv_reserved_fraction_of_output: float) -> dict[str, np.ndarray]:
+                       max_num_tokens: float, kv_reserved_fraction_of_output: float,
+                       extra_weight_bytes=0.0) -> dict[str, np.ndarray]:
     """Sequences one attention-DP rank can hold: ⌊KV budget / KV reserved per sequence⌋.
 
     KV budget = f_mem · (HBM − weights − runtime − activations), activations = a · max_num_tokens · h bytes;
     KV reserved per sequence = KV(isl + f_out · osl) (anchors-modelling §2.9). Returns the budget terms too.
     """
-    weights = weight_bytes_per_gpu(m, rp, layout)
+    weights = weight_bytes_per_gpu(m, rp, layout) + extra_weight_bytes  # + MTP module when drafting
     reserved = runtime_reserved_gib * 2**30
     activations = activation_bytes_per_token_per_hidden * max_num_tokens * m.hidden_size
     free = system.hbm_capacity_bytes - weights - reserved - activations

@@ -21,7 +21,7 @@ from .factors import DEFAULT_PROFILE, Factors, load_factors
 from .power import Power, resolve_power
 from .precision import resolve_precision
 from .search import SearchOptions, empty_table, search, table_length, take
-from .serving import Speculation
+from .serving import NO_SPECULATION, Speculation, mtp_speculation
 
 POWER_COLUMNS = ["tokens_per_s_per_mw", "total_tokens_per_s_per_mw", "tokens_per_s_per_facility",
                  "joules_per_output_token", "joules_per_total_token"]
@@ -50,18 +50,59 @@ def power_columns(table, power: Power) -> dict[str, np.ndarray]:
                 "joules_per_total_token": power.kw_per_gpu * 1000.0 / total}
 
 
+def speculation_options(model, factors: Factors, mtp_tokens: int | str = 0,
+                        mtp_acceptance: float | None = None) -> tuple[Speculation, tuple]:
+    """(speculation, further settings searched beside it) for ``mtp_tokens`` = n, 0 or ``"auto"``."""
+    if isinstance(mtp_tokens, str):
+        if mtp_tokens.strip().lower() in ("auto", "best"):
+            mtp = mtp_speculation(model, factors)
+            return NO_SPECULATION, ((mtp,) if mtp.draft_tokens else ())
+        if mtp_tokens.strip().lower() in ("off", "none", ""):
+            return NO_SPECULATION, ()
+        try:
+            mtp_tokens = int(mtp_tokens)
+        except ValueError:
+            raise FactoryModelError(f"mtp must be a number of draft tokens (0-8) or 'auto', got {mtp_tokens!r}") \
+                from None
+    try:
+        n = int(mtp_tokens)
+    except (TypeError, ValueError, OverflowError):
+        raise FactoryModelError(f"mtp must be a number of draft tokens (0-8) or 'auto', got {mtp_tokens!r}") \
+            from None
+    if not 0 <= n <= 8 or n != mtp_tokens:
+        raise FactoryModelError(f"mtp draft tokens must be a whole number from 0 to 8, got {mtp_tokens!r}")
+    if n == 0:
+        return NO_SPECULATION, ()
+    acceptance = factors.serving("mtp_acceptance") if mtp_acceptance is None else mtp_acceptance
+    try:
+        acceptance = float(acceptance)
+    except (TypeError, ValueError):
+        raise FactoryModelError(f"mtp acceptance must be a number in [0, 1), got {mtp_acceptance!r}") from None
+    if not 0.0 <= acceptance < 1.0:
+        raise FactoryModelError(f"mtp needs an acceptance rate in [0, 1] below 1, got {mtp_acceptance!r}")
+    return Speculation(n, acceptance), ()
+
+
 def frontier(system: str, model: str, precision: str, isl: int, osl: int, *, serving: str = "best",
              mw: float = 1.0, pue: float | None = None, kw_per_gpu: float | None = None,
              ttft_max_s: float | None = None, tpot_max_s: float | None = None,
-             min_tokens_per_s_per_user: float | None = None, mtp_tokens: int = 0, mtp_acceptance: float = 0.0,
+             min_tokens_per_s_per_user: float | None = None, mtp_tokens: int | str = 0,
+             mtp_acceptance: float | None = None,
              max_gpus: int | None = None, economics: EconomicsOptions | None = None,
              profile: str = DEFAULT_PROFILE, catalog: Catalog | None = None, factors: Factors | None = None,
              all_candidates: bool = False) -> pd.DataFrame:
     """The throughput-vs-interactivity Pareto frontier of one scenario, with power and economics columns.
 
     Rows are sorted by tokens/s/user. ``attrs``: ``reason`` ('' unless empty), ``kw_per_gpu``, ``power_basis``,
-    ``factory_gpus``, ``racks``, ``candidates`` (deployments searched), ``note``. ``all_candidates=True``
-    returns every feasible deployment meeting the SLOs (marked ``on_frontier``) instead of the frontier alone.
+    ``factory_gpus``, ``racks``, ``candidates`` (deployments searched), ``note``, ``ttft_max_s`` (the TTFT limit
+    applied). ``all_candidates=True`` returns every feasible deployment meeting the SLOs (marked
+    ``on_frontier``) instead of the frontier alone.
+
+    ``ttft_max_s`` None applies the default limit (serving parameter ``ttft_limit_s``, 10 s; ``math.inf``
+    switches it off). ``mtp_tokens``: draft tokens per step (``mtp_acceptance`` their acceptance, default the
+    calibrated ``mtp_acceptance``), or ``"auto"``: the model's calibrated MTP for models that ship MTP heads,
+    searched beside serving without it (the best measured stacks run both), else none. No deployment unit is
+    larger than the facility (``mw``) holds.
     """
     catalog = catalog or load_catalog()
     factors = factors or load_factors(profile)
@@ -74,8 +115,11 @@ def frontier(system: str, model: str, precision: str, isl: int, osl: int, *, ser
             raise FactoryModelError(f"{name} must be positive, got {value!r}")
     power = resolve_power(sys_, mw, pue=pue, kw_per_gpu=kw_per_gpu)
     opts = (economics or economics_options()).validated()
-    speculation = Speculation(int(mtp_tokens), float(mtp_acceptance))
-    search_options = SearchOptions(serving=serving, speculation=speculation, max_gpus=max_gpus)
+    if ttft_max_s is None:
+        ttft_max_s = factors.serving("ttft_limit_s")
+    speculation, also = speculation_options(model_, factors, mtp_tokens, mtp_acceptance)
+    search_options = SearchOptions(serving=serving, speculation=speculation, max_gpus=max_gpus,
+                                   also_speculation=also, max_unit_gpus=max(int(power.gpus), 1))
     notes = []
     try:
         notes.append(resolve_precision(sys_, model_, catalog.precision(precision)).note)
@@ -108,13 +152,17 @@ def frontier(system: str, model: str, precision: str, isl: int, osl: int, *, ser
                                                                    ("model", model_.user_defined)) if v))
     if n and not np.isfinite(frame["price_output_usd_per_m"]).all():
         notes.append(f"no list price for {model}: revenue is unknown until input and output prices are given")
-    if speculation.draft_tokens:
-        notes.append(f"speculative decoding: {speculation.draft_tokens} draft tokens at acceptance "
-                     f"{speculation.acceptance:g} → {speculation.tokens_per_step:.2f} tokens per step")
+    for spec in (speculation, *also):
+        if spec.draft_tokens:
+            notes.append(f"speculative decoding{' (auto: searched with and without)' if also else ''}: "
+                         f"{spec.draft_tokens} draft tokens at acceptance {spec.acceptance:.2g} → "
+                         f"{spec.tokens_per_step:.2f} tokens per step")
+    if np.isfinite(ttft_max_s):
+        notes.append(f"TTFT ≤ {ttft_max_s:g} s")
     frame.attrs.update({"reason": reason, "kw_per_gpu": power.kw_per_gpu, "power_basis": power.basis,
                         "factory_gpus": power.gpus, "racks": power.racks, "mw": power.mw,
                         "candidates": n_candidates, "note": "; ".join(n for n in notes if n),
-                        "isl": isl, "osl": osl})
+                        "isl": isl, "osl": osl, "ttft_max_s": ttft_max_s})
     return frame
 
 

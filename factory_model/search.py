@@ -3,9 +3,11 @@
 For a scenario (system, model, precision, isl, osl) the search enumerates
 
 * **layouts**: tensor (tp), expert (ep), attention-data (dp) and pipeline (pp) parallelism in powers of two,
-  within the scale-up domain and across it up to ``max_gpus`` (wide expert parallelism on NVL72); ep is 1
-  (experts tensor-split), dp (experts split like attention) or tp·dp (one expert slice per GPU). Dense models
-  take ep = dp = 1 and may use pp; MoE models take pp = 1 (expert parallelism already spreads their memory).
+  within the scale-up domain and across it up to ``max_gpus`` (wide expert parallelism on NVL72). MoE models
+  take the layouts real stacks run on g GPUs: attention tp = g with experts tensor-split (ep = 1) or expert-
+  parallel (ep = g), or DP attention (tp = 1, dp = g) with ep = g — mixed tp × dp attention or DP attention
+  with tensor-split experts are not offered (no measured stack runs them, and the model would extrapolate).
+  Dense models take ep = dp = 1 and may use pp; MoE models take pp = 1.
   Layouts whose weights do not fit are dropped;
 * **batches** per attention-DP rank on a geometric grid from 1 up to the KV-memory limit;
 * **aggregated** serving of each layout × batch (serving.aggregated), and
@@ -13,7 +15,10 @@ For a scenario (system, model, precision, isl, osl) the search enumerates
   layout × prompt batch). For every decode candidate and every prefill candidate on the TTFT-vs-cost Pareto set,
   x prefill : y decode instances are rate-matched (x ≤ 8, y the nearest counts to the balancing ratio):
   requests/s = min(f_p · x · R_p, f_d · y · R_d) with degradation factors f_p, f_d; TTFT = f_ttft · prefill
-  batch time + KV transfer (anchors-modelling §2.11).
+  batch time + KV transfer (anchors-modelling §2.11). Units are bounded: ≤ 8 prefill and ≤ 16 decode
+  instances, ≤ MAX_UNIT_GPUS GPUs and never more GPUs than the facility (``max_unit_gpus``);
+* **speculation**: each setting in ``SearchOptions.speculations`` (``mtp auto`` searches without and with the
+  model's calibrated MTP) gives its own candidates, marked by ``draft_tokens``.
 
 Everything is evaluated as numpy arrays; one scenario's full search takes a few milliseconds
 (``python -m factory_model.bench``).
@@ -42,6 +47,11 @@ BATCH_GRID = np.array([1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 2
                        2048, 3072, 4096], dtype=float)
 PREFILL_BATCHES = np.array([1, 2, 4, 8, 16, 32], dtype=float)
 MAX_PREFILL_INSTANCES = 8
+# A rate-matched unit is bounded by what real clusters run: at most 16 decode instances per unit and
+# MAX_UNIT_GPUS GPUs (8 NVL72 racks; the largest published disaggregated DeepSeek deployments span 96-144 GPUs,
+# anchors-modelling §2.11 / InferenceX ≤ 96) — and never more GPUs than the facility holds.
+MAX_DECODE_INSTANCES = 16
+MAX_UNIT_GPUS = 576
 RATE_MATCH_TOLERANCE = 0.98  # accept a pairing within 2 % of the best x:y to keep units small
 MAX_PREFILL_OPTIONS = 4
 SERVING_MODES = ("agg", "disagg", "best")
@@ -51,7 +61,7 @@ CANDIDATE_COLUMNS = [
     "serving", "tp", "ep", "dp_attention", "pp", "concurrency", "gpus", "prefill_gpus", "decode_gpus",
     "prefill_tp", "prefill_ep", "prefill_dp_attention", "prefill_batch", "prefill_instances", "decode_instances",
     "ttft_s", "tpot_s", "tokens_per_s_per_user", "output_tokens_per_s_per_gpu", "total_tokens_per_s_per_gpu",
-    "bound",
+    "bound", "draft_tokens",
 ]
 
 
@@ -62,6 +72,17 @@ class SearchOptions:
     serving: str = "best"
     speculation: Speculation = NO_SPECULATION
     max_gpus: int | None = None
+    # further speculation settings searched beside ``speculation`` (``mtp auto``: without and with MTP)
+    also_speculation: tuple = ()
+    max_unit_gpus: int | None = None  # facility size: no deployment unit larger than this
+
+    @property
+    def speculations(self) -> tuple:
+        out = [self.speculation]
+        for s in self.also_speculation:
+            if s not in out:
+                out.append(s)
+        return tuple(out)
 
     def __post_init__(self):
         if self.serving not in SERVING_MODES:
@@ -82,11 +103,14 @@ def candidate_layouts(model: Model, max_gpus: int) -> Layout:
                 continue
             if pp > 1:  # MoE models scale memory with expert parallelism; pipeline stages only add latency
                 continue
-            for dp in POWERS_OF_TWO:
-                if tp * dp * pp > max_gpus:
-                    continue
-                for ep in {1, dp, tp * dp}:
-                    rows.append((tp, ep, dp, pp))
+            # the layouts the serving stacks run (SGLang/TRT-LLM/vLLM DeepSeek recipes, and every layout in
+            # measured_serving_points.csv): attention tensor parallel over the engine's GPUs with the experts
+            # tensor-split (ep = 1) or expert-parallel (ep = GPUs); or attention data parallel on every GPU
+            # (DP attention) with expert parallelism over all of them (ep = GPUs)
+            rows.append((tp, 1, 1, pp))
+            if tp > 1:
+                rows.append((tp, tp, 1, pp))
+                rows.append((1, tp, tp, pp))
     tp, ep, dp, pp = (np.array(c) for c in zip(*rows))
     layout = Layout.of(tp, ep, dp, pp)
     ok = invalid_reasons(model, layout) == ""
@@ -138,12 +162,31 @@ def search(catalog: Catalog, factors: Factors, system_id: str, model_id: str, pr
         return empty_table(), (f"{model_id} does not fit on {system_id} with up to {max_gpus} GPUs per instance "
                           f"(smallest weight share {smallest:.0f} GiB per GPU, HBM {system.hbm_capacity_gib:g} GiB)")
     layouts, limit = _subset(layouts, fits), limit[fits]
+    unit_cap = min(MAX_UNIT_GPUS, options.max_unit_gpus or MAX_UNIT_GPUS)
     frames = []
-    if options.serving in ("agg", "best"):
-        frames.append(_aggregated(sm, factors, layouts, limit, isl, osl, options.speculation))
-    if options.serving in ("disagg", "best"):
-        frames.append(_disaggregated(sm, factors, system, model, rp, layouts, limit, isl, osl, options.speculation))
+    for spec in options.speculations:
+        lim = limit
+        if spec.draft_tokens:  # the MTP module's weights and the (n + 1)-token verify budget shrink the batch
+            mem_s = memory_limits(sm, factors, layouts, float(isl), float(osl), spec)
+            lim = np.minimum(np.minimum(mem_s["max_batch_per_rank"], factors.serving("max_batch_per_rank")),
+                             budget * layouts.pp / spec.query_tokens)
+        ok = lim >= 1
+        if not ok.any():
+            continue
+        lay, lim = _subset(layouts, ok), lim[ok]
+        if options.serving in ("agg", "best"):
+            frames.append(_aggregated(sm, factors, lay, lim, isl, osl, spec))
+        if options.serving in ("disagg", "best"):
+            frames.append(_disaggregated(sm, factors, system, model, rp, lay, lim, isl, osl, spec, unit_cap))
+    frames = [f for f in frames if table_length(f)]
+    if not frames:
+        return empty_table(), "no feasible deployment"
     table = {c: np.concatenate([f[c] for f in frames]) for c in CANDIDATE_COLUMNS}
+    too_big = table["gpus"] > unit_cap
+    if too_big.all():
+        return empty_table(), (f"every deployment of {model_id} needs more GPUs than the facility holds "
+                               f"({unit_cap:g}); raise the power envelope")
+    table = take(table, ~too_big)
     return table, "" if table_length(table) else "no feasible deployment"
 
 
@@ -167,6 +210,7 @@ def _aggregated(sm, factors, layouts, limit, isl, osl, speculation) -> Table:
         "ttft_s": r["ttft_s"], "tpot_s": r["tpot_s"], "tokens_per_s_per_user": r["tokens_per_s_per_user"],
         "output_tokens_per_s_per_gpu": r["output_tokens_per_s_per_gpu"],
         "total_tokens_per_s_per_gpu": r["total_tokens_per_s_per_gpu"], "bound": r["bound"],
+        "draft_tokens": np.full(n, float(speculation.draft_tokens)),
     }
 
 
@@ -183,10 +227,16 @@ def _prefill_candidates(sm, factors, system: System, model: Model, rp, layouts: 
     cand = Layout(base.tp[idx], base.ep[idx], base.dp[idx], base.pp[idx])
     batch = PREFILL_BATCHES[col]
     r = prefill_workers(sm, cand, float(isl), batch)
-    # KV of a finished prompt moves to a decode worker: NVLink inside a rack-scale domain, else the network
-    link = (system.scale_up_bandwidth_gb_s if system.scale_up_domain_gpus > 8 else system.scale_out_bandwidth_gb_s)
-    kv_bytes = isl * arch.kv_bytes_per_token(model, rp.kv_bytes, context_tokens=float(isl))
-    transfer = kv_bytes / (link * 1e9 * cand.gpus)
+    # KV of a finished prompt batch leaves its one attention-DP rank: the rank's tp GPUs each send their share
+    # (GQA heads are split over tp; an MLA latent is replicated, so its tp ranks can each send a slice). It
+    # crosses NVLink when prefill and decode sit in one scale-up domain (a rack-scale unit), else the network;
+    # the unit's size is known after rate matching, so both times are kept (``_disaggregated`` picks).
+    kv_bytes = batch * isl * arch.kv_bytes_per_token(model, rp.kv_bytes, context_tokens=float(isl))
+    per_gpu_bytes = kv_bytes / cand.tp
+    transfer_nvlink = per_gpu_bytes / (system.peer_bandwidth_gb_s * 1e9)  # to one decode rank: one peer link
+    transfer_network = per_gpu_bytes / (system.scale_out_bandwidth_gb_s * 1e9)
+    in_domain = system.scale_up_domain_gpus > 8
+    transfer = transfer_nvlink if in_domain else transfer_network
     ttft = factors.serving("disagg_ttft_factor") * r["prefill_batch_s"] + transfer
     rate = factors.serving("disagg_prefill_rate_factor") * r["prefill_requests_per_s"]
     cost = cand.gpus / rate  # GPU-seconds per request
@@ -200,10 +250,12 @@ def _prefill_candidates(sm, factors, system: System, model: Model, rp, layouts: 
     if len(keep) > MAX_PREFILL_OPTIONS:  # fastest, cheapest and evenly spaced between
         keep = keep[np.unique(np.linspace(0, len(keep) - 1, MAX_PREFILL_OPTIONS).round().astype(int))]
     return {"layout": Layout(cand.tp[keep], cand.ep[keep], cand.dp[keep], cand.pp[keep]), "batch": batch[keep],
-            "ttft_s": ttft[keep], "rate": rate[keep]}
+            "ttft_s": ttft[keep], "rate": rate[keep],
+            "extra_network_s": (transfer_network - transfer)[keep]}  # added when a unit spans scale-up domains
 
 
-def _disaggregated(sm, factors, system, model, rp, layouts, limit, isl, osl, speculation) -> Table:
+def _disaggregated(sm, factors, system, model, rp, layouts, limit, isl, osl, speculation,
+                   unit_cap: float = MAX_UNIT_GPUS) -> Table:
     prefill = _prefill_candidates(sm, factors, system, model, rp, layouts, isl, osl)
     if not prefill:
         return empty_table()
@@ -224,7 +276,7 @@ def _disaggregated(sm, factors, system, model, rp, layouts, limit, isl, osl, spe
     rate_p = prefill["rate"][None, :, None, None]
     g_prefill = prefill["layout"].gpus[None, :, None, None] * x[None, None, :, None]
     ideal_y = x[None, None, :, None] * rate_p / rate_d[:, None, None, None]
-    y = np.maximum(np.concatenate([np.floor(ideal_y), np.ceil(ideal_y)], axis=3), 1.0)
+    y = np.clip(np.concatenate([np.floor(ideal_y), np.ceil(ideal_y)], axis=3), 1.0, MAX_DECODE_INSTANCES)
     requests = np.minimum(x[None, None, :, None] * rate_p, y * rate_d[:, None, None, None])
     g_decode = dec.gpus[:, None, None, None] * y
     per_gpu = requests * osl / (g_prefill + g_decode)
@@ -234,6 +286,7 @@ def _disaggregated(sm, factors, system, model, rp, layouts, limit, isl, osl, spe
             (("per_gpu", per_gpu), ("y", y), ("x", x[None, None, :, None]), ("g_p", g_prefill),
              ("g_d", g_decode))}
     total = full["g_p"] + full["g_d"]
+    full["per_gpu"] = np.where(total <= unit_cap, full["per_gpu"], 0.0)  # units larger than the facility: out
     near = full["per_gpu"] >= RATE_MATCH_TOLERANCE * full["per_gpu"].max(axis=2, keepdims=True)
     choice = np.argmin(np.where(near, total, np.inf), axis=2)[..., None]
     per_gpu, ys, xs, g_p, g_d = (np.take_along_axis(full[k], choice, axis=2)[..., 0]
@@ -242,12 +295,17 @@ def _disaggregated(sm, factors, system, model, rp, layouts, limit, isl, osl, spe
     per_gpu, ys, xs, g_p, g_d = (a.ravel() for a in (per_gpu, ys, xs, g_p, g_d))
     p_layout = prefill["layout"]
     n = len(di)
-    return {
+    valid = per_gpu > 0
+    ttft = prefill["ttft_s"][pi] + np.where(g_p + g_d > system.scale_up_domain_gpus,
+                                             prefill["extra_network_s"][pi], 0.0)
+    out = {
         "serving": np.full(n, "disagg", dtype=object), "tp": dec.tp[di], "ep": dec.ep[di],
         "dp_attention": dec.dp[di], "pp": dec.pp[di], "concurrency": batch[di] * dec.dp[di],
         "gpus": g_p + g_d, "prefill_gpus": g_p, "decode_gpus": g_d, "prefill_tp": p_layout.tp[pi],
         "prefill_ep": p_layout.ep[pi], "prefill_dp_attention": p_layout.dp[pi], "prefill_batch": prefill["batch"][pi],
-        "prefill_instances": xs, "decode_instances": ys, "ttft_s": prefill["ttft_s"][pi], "tpot_s": tpot[di],
+        "prefill_instances": xs, "decode_instances": ys, "ttft_s": ttft, "tpot_s": tpot[di],
         "tokens_per_s_per_user": 1.0 / tpot[di], "output_tokens_per_s_per_gpu": per_gpu,
         "total_tokens_per_s_per_gpu": per_gpu * (isl + osl) / osl, "bound": bound[di],
+        "draft_tokens": np.full(n, float(speculation.draft_tokens)),
     }
+    return take(out, valid)

@@ -19,8 +19,22 @@ rank ``B = concurrency / dp_attention`` sequences, of which at most ``B_max`` (K
 
 Speculative decoding / MTP (anchors-modelling §2.13): with n draft tokens accepted in a chain with probability
 α each, a verify step yields τ = (1 − α^{n+1}) / (1 − α) tokens per sequence. The verify step runs n + 1 query
-tokens per sequence (FLOPs and MoE routing ×(n+1), KV read once) plus n draft passes, each costed as one
-decoder layer of the decode step (an MTP module or one-layer drafter); TPOT = (t_verify + t_draft) / τ.
+tokens per sequence (FLOPs and MoE routing ×(n+1), KV read once) plus n draft passes of the MTP module. A draft
+pass is a full decoder layer (attention + MoE, the module's own weights) plus its 2h → h input projection and
+the LM head over the batch (DeepSeek-V3 report §2.2: each MTP module is a shared embedding, a projection, one
+Transformer block and the shared output head); TPOT = (t_verify + n · t_draft) / τ. The module's weights
+(one layer + projection) take memory on every GPU that serves with MTP. ``mtp_speculation`` gives the calibrated
+default (serving parameters ``mtp_draft_tokens``, ``mtp_acceptance``) for models that ship MTP heads.
+
+Attention data parallelism synchronises at every MoE layer (dispatch and combine wait for all ranks), so a step
+lasts as long as its slowest rank. With chunked prefill each rank carries a prefill chunk in a fraction f of
+its steps, independently; a step is pure decode only when no rank carries one: the share of steps that carry a
+chunk somewhere is ``1 − (1 − f)^dp`` (SGLang DP-attention scheduling, anchors-modelling §2.10); all ranks pay
+the mixed step then.
+
+The step token budget C caps the decode batch: a rank whose running sequences exceed what fits beside the
+prefill demand decodes only ``B_dec`` of them per step; the others wait in the queue (they hold KV but make no
+progress), so throughput counts ``B_dec`` sequences, not every admitted one.
 
 Disaggregated serving (anchors-modelling §2.11) is built from two worker tables: prefill workers (static
 batches of whole prompts) and decode workers (decode-only steps, no prefill interference); search.py rate-
@@ -37,7 +51,7 @@ import numpy as np
 
 from .errors import FactoryModelError
 from .factors import Factors
-from .memory import max_batch_per_rank
+from .memory import max_batch_per_rank, mtp_weight_bytes_per_gpu
 from .parallelism import Layout
 from .step_time import StepModel, step_time
 
@@ -67,8 +81,39 @@ class Speculation:
 NO_SPECULATION = Speculation()
 
 
-def memory_limits(sm: StepModel, factors: Factors, layout: Layout, isl, osl) -> dict[str, np.ndarray]:
-    """Weights, free memory and maximum batch per attention-DP rank (memory.py) under the serving profile."""
+def mtp_speculation(model, factors: Factors, precision_id: str = "") -> Speculation:
+    """The calibrated MTP setting of a model that ships MTP heads (``mtp_layers`` > 0), else none.
+
+    Draft tokens and acceptance are serving parameters (data/serving.yaml; the acceptance is fitted to the
+    measured MTP points of data/reference/measured_serving_points.csv by ``python -m factory_model fit``).
+    """
+    if not getattr(model, "mtp_layers", 0):
+        return NO_SPECULATION
+    return Speculation(int(round(factors.serving("mtp_draft_tokens"))), factors.serving("mtp_acceptance"))
+
+
+def draft_pass_s(sm: StepModel, layout: Layout, sequences, context) -> np.ndarray:
+    """Seconds of one MTP draft pass over ``sequences`` per rank: one decoder layer + projection + LM head.
+
+    From the decode step's op breakdown: (t_step − LM head − step/pipeline overheads) / layers gives one
+    average layer; the LM head runs once per pass; the 2h → h projection streams 2h² weights like a GEMM.
+    """
+    st = step_time(sm, layout, sequences, context, with_ops=True)
+    ops = st.ops_s
+    head = np.asarray(ops.get("lm_head", 0.0), dtype=float)
+    overhead = np.asarray(ops.get("step_fixed", 0.0), dtype=float) + np.asarray(ops.get("pipeline_p2p", 0.0))
+    layer = (st.total_s - head - overhead) / sm.model.layers
+    h = sm.model.hidden_size
+    proj_bytes = 2.0 * h * h * sm.precision.quantized_weight_bytes / layout.tp
+    proj = np.maximum(proj_bytes / sm.gemm.bytes_per_s, sm.gemm.fixed_s)
+    return layer + head + proj
+
+
+def memory_limits(sm: StepModel, factors: Factors, layout: Layout, isl, osl,
+                  speculation: Speculation = NO_SPECULATION) -> dict[str, np.ndarray]:
+    """Weights, free memory and maximum batch per attention-DP rank (memory.py) under the serving profile;
+    with speculation the MTP module's weights are resident too."""
+    extra = mtp_weight_bytes_per_gpu(sm.model, sm.precision, layout) if speculation.draft_tokens else 0.0
     return max_batch_per_rank(
         sm.system, sm.model, sm.precision, layout, isl, osl,
         kv_cache_memory_fraction=factors.serving("kv_cache_memory_fraction"),
@@ -76,6 +121,7 @@ def memory_limits(sm: StepModel, factors: Factors, layout: Layout, isl, osl) -> 
         activation_bytes_per_token_per_hidden=factors.serving("activation_bytes_per_token_per_hidden"),
         max_num_tokens=factors.serving("max_num_tokens"),
         kv_reserved_fraction_of_output=factors.serving("kv_reserved_fraction_of_output"),
+        extra_weight_bytes=extra,
     )
 
 
@@ -101,7 +147,7 @@ def aggregated(sm: StepModel, factors: Factors, layout: Layout, concurrency, isl
     tau = speculation.tokens_per_step
     q_tokens = speculation.query_tokens
 
-    mem = memory_limits(sm, factors, layout, isl, osl)
+    mem = memory_limits(sm, factors, layout, isl, osl, speculation)
     b_max = mem["max_batch_per_rank"]
     wanted = conc / dp
     # the step budget C caps how many tokens decode at once; a rank's micro-batches share it under pp
@@ -127,13 +173,16 @@ def aggregated(sm: StepModel, factors: Factors, layout: Layout, concurrency, isl
     decode_s, mixed_s, first_s = np.split(steps.total_s, 3)
     draft_s = 0.0
     if speculation.draft_tokens:
-        single = step_time(sm, layout, decode_seqs, context)
-        draft_s = speculation.draft_tokens * single.total_s / sm.model.layers
-    tpot = (f_mix * mixed_s + (1.0 - f_mix) * decode_s + draft_s) / tau
+        draft_s = speculation.draft_tokens * draft_pass_s(sm, layout, decode_seqs, context)
+    # attention-DP ranks wait for each other at every MoE layer: a step is mixed if any rank carries a chunk
+    f_step = np.where(dp > 1, 1.0 - (1.0 - f_mix) ** dp, f_mix)
+    tpot = (f_step * mixed_s + (1.0 - f_step) * decode_s + draft_s) / tau
     ttft_run = np.maximum(prompt_tokens / chunk, 1.0) * first_s + 0.5 * decode_s
 
+    # only the sequences the token budget lets decode make progress; the rest of the admitted ones wait
+    progressing = np.minimum(running, decode_seqs * np.minimum(pp, np.maximum(running, 1.0)))
     request_s = ttft_run + (osl - 1.0) * tpot
-    queue_wait = np.where(running > 0, (wanted / np.maximum(running, 1e-9) - 1.0) * request_s, np.inf)
+    queue_wait = np.where(progressing > 0, (wanted / np.maximum(progressing, 1e-9) - 1.0) * request_s, np.inf)
     ttft = ttft_run + np.maximum(queue_wait, 0.0)
     request_s = ttft + (osl - 1.0) * tpot
     gpus = layout.gpus.astype(float)
@@ -147,7 +196,7 @@ def aggregated(sm: StepModel, factors: Factors, layout: Layout, concurrency, isl
         "gpus": layout.gpus,
         "max_batch_per_rank": b_max,
         "running_batch_per_rank": running,
-        "mixed_step_fraction": f_mix,
+        "mixed_step_fraction": f_step,
         "decode_step_s": decode_s,
         "decode_speed_of_light_s": steps.speed_of_light_s[:n] / tau,
         "mixed_step_s": mixed_s,
@@ -187,7 +236,7 @@ def decode_workers(sm: StepModel, layout: Layout, batch_per_rank, isl, osl,
     step = step_time(sm, layout, micro * q_tokens, context, tokens_per_sequence=q_tokens)
     draft_s = 0.0
     if speculation.draft_tokens:
-        draft_s = speculation.draft_tokens * step_time(sm, layout, micro, context).total_s / sm.model.layers
+        draft_s = speculation.draft_tokens * draft_pass_s(sm, layout, micro, context)
     tpot = (step.total_s + draft_s) / tau
     return {"tpot_s": tpot, "decode_requests_per_s": layout.dp * batch / (np.maximum(osl - 1.0, 1.0) * tpot),
             "bound": step.bound, "decode_speed_of_light_s": step.speed_of_light_s / tau}

@@ -25,7 +25,11 @@ Op classes (efficiency factors in data/efficiency_factors.csv, looked up in fact
 * ``attention_decode``: reads every decoding sequence's KV cache (memory-bound except MLA at long context).
 * ``attention_prefill``: causal attention of the prompt chunk (compute-bound).
 * collectives (communication.py): tp all-reduce after attention and after each MLP or MoE layer; with
-  attention-DP, expert dispatch + combine all-to-all around MoE layers instead; pipeline hand-offs.
+  attention-DP, expert dispatch + combine all-to-all around MoE layers instead, split into scale-up and
+  network bytes with per-node de-duplication when the EP group spans domains (DeepEP); a share
+  ``moe_comm_overlap`` of its transfer hides behind compute (two-batch overlap); pipeline hand-offs.
+* expert load imbalance (moe.load_imbalance): the busiest EP rank carries λ ≥ 1 times the mean routed tokens,
+  which scales the MoE compute and the all-to-all bytes it receives.
 
 All array arguments broadcast against the layout (N deployments); everything is numpy, no Python loop over N.
 With pp > 1 the formulas give the time for one micro-batch to cross all stages (= TPOT of its sequences).
@@ -40,7 +44,7 @@ import numpy as np
 from . import architecture as arch
 from . import moe as moe_math
 from .catalog import Model, System
-from .communication import LinkFactors, allreduce_time, alltoall_time, p2p_time
+from .communication import LinkFactors, allreduce_time, alltoall_two_level_time, p2p_time
 from .factors import Factors
 from .memory import BF16_BYTES, kv_heads_per_gpu, tensor_bytes
 from .parallelism import Layout
@@ -89,6 +93,8 @@ class StepModel:
     links: LinkFactors
     layer_fixed_s: float
     step_fixed_s: float
+    ep_imbalance_per_doubling: float = 0.0
+    moe_comm_overlap: float = 0.0
 
 
 def build_step_model(system: System, model: Model, rp: ResolvedPrecision, factors: Factors) -> StepModel:
@@ -98,6 +104,8 @@ def build_step_model(system: System, model: Model, rp: ResolvedPrecision, factor
 
     def roof(op_class: str, key: str, math: str, with_memory: bool = True, ramp: bool = True) -> Roofline:
         eta_f = factors.get(s, key, op_class, "compute_fraction")
+        if op_class.startswith("attention"):  # Blackwell Ultra's faster softmax (systems.yaml, [NV-BU])
+            eta_f = eta_f * system.attention_compute_speedup
         eta_b = factors.get(s, key, op_class, "memory_fraction") if with_memory else 1.0
         half = factors.get(s, key, op_class, "half_efficiency_tokens") if ramp else 0.0
         return Roofline(system.peak_flops(math) * eta_f, bw * eta_b,
@@ -120,6 +128,7 @@ def build_step_model(system: System, model: Model, rp: ResolvedPrecision, factor
         alltoall_scaleout_alpha_s=g("alltoall_scaleout", "fixed_latency_us") * US,
         alltoall_scaleout_fraction=g("alltoall_scaleout", "link_fraction"),
         p2p_alpha_s=g("p2p", "fixed_latency_us") * US,
+        scale_up_peer_bytes_per_s=system.scale_up_peer_bandwidth_gb_s * 1e9,
     )
     return StepModel(
         system=system, model=model, precision=rp,
@@ -132,6 +141,8 @@ def build_step_model(system: System, model: Model, rp: ResolvedPrecision, factor
         links=links,
         layer_fixed_s=g("layer", "fixed_latency_us") * US,
         step_fixed_s=g("step", "fixed_latency_us") * US,
+        ep_imbalance_per_doubling=factors.serving("ep_imbalance_per_doubling"),
+        moe_comm_overlap=factors.serving("moe_comm_overlap"),
     )
 
 
@@ -231,7 +242,7 @@ def step_time(sm: StepModel, layout: Layout, decode_tokens, decode_context, pref
 
     # --- attention projections (per layer) ---------------------------------------------------------------
     attn_bytes = tensor_bytes(m, rp, "attention")
-    attn_roof = sm.gemm_bf16 if "attention" in m.unquantized_tensors else sm.gemm
+    attn_roof = sm.gemm_bf16 if "attention" in rp.bf16_tensors else sm.gemm
 
     def gemm(name, count, params_per_gpu, d_in, d_out, toks, bytes_per_param, roof, kernels=1.0):
         flops = 2.0 * toks * params_per_gpu
@@ -300,12 +311,14 @@ def step_time(sm: StepModel, layout: Layout, decode_tokens, decode_context, pref
         nbytes = touched_local * expert / expert_tp * rp.quantized_weight_bytes \
             + routed * m.experts_per_token / group * 2.0 * h * ACTIVATION_BYTES
         rows_per_expert = routed * m.experts_per_token / np.maximum(touched, 1e-9)
-        acc.op("moe_experts", Lm, flops, nbytes, sm.moe, tokens_m=rows_per_expert)
-        router_roof = sm.gemm_bf16 if "router" in m.unquantized_tensors else sm.gemm
+        # the busiest EP rank sets the layer's time (hot experts, random spread; moe.load_imbalance)
+        imbalance = moe_math.load_imbalance(ep, routed * m.experts_per_token, sm.ep_imbalance_per_doubling)
+        acc.op("moe_experts", Lm, flops * imbalance, nbytes, sm.moe, tokens_m=rows_per_expert)
+        router_roof = sm.gemm_bf16 if "router" in rp.bf16_tensors else sm.gemm
         gemm("moe_router", Lm, float(arch.router_params(m)), h, m.experts, tokens,
              tensor_bytes(m, rp, "router"), router_roof)
         if m.shared_experts:
-            shared_roof = sm.gemm_bf16 if "shared_experts" in m.unquantized_tensors else sm.gemm
+            shared_roof = sm.gemm_bf16 if "shared_experts" in rp.bf16_tensors else sm.gemm
             gemm("moe_shared_experts", Lm, m.shared_experts * expert / tp, h, h, tokens,
                  tensor_bytes(m, rp, "shared_experts"), shared_roof, kernels=2.0)
         # Without attention-DP every GPU of the tp group already holds every token after the attention
@@ -315,15 +328,20 @@ def step_time(sm: StepModel, layout: Layout, decode_tokens, decode_context, pref
         tp_only = dp <= 1
         ar = allreduce_time(act_message, tp, links)
         copies = np.minimum(moe_math.destination_ranks(ep, m.experts_per_token) * expert_tp, group)
-        sent = tokens / tp * copies * h
-        dispatch = alltoall_time(sent * DISPATCH_BYTES[rp.gemm_math], group, links)
-        combine = alltoall_time(sent * ACTIVATION_BYTES, group, links)
+        node_copies = moe_math.remote_domains(group, links.domain_gpus, m.experts_per_token)
+        per_copy = tokens / tp * h * imbalance  # the busiest rank receives λ × the mean
+        dispatch = alltoall_two_level_time(per_copy * DISPATCH_BYTES[rp.gemm_math], copies, node_copies, group,
+                                           links)
+        combine = alltoall_two_level_time(per_copy * ACTIVATION_BYTES, copies, node_copies, group, links)
+        # two-batch overlap: with attention-DP the step splits into two micro-batches, and a share of one's
+        # dispatch/combine transfer hides behind the other's compute (at most half the step's roofline time)
+        a2a_transfer = np.where(tp_only, 0.0, dispatch[1] + combine[1]) * Lm
         acc.collective("allreduce_moe", Lm, tuple(np.where(tp_only, a, 0.0) for a in ar))
         acc.collective("alltoall_moe", Lm, tuple(np.where(tp_only, 0.0, a + b) for a, b in zip(dispatch, combine)))
 
     # --- output head, fixed overheads, pipeline hand-offs ------------------------------------------------
     logits_tokens = d_tok + p_tok / isl  # one logit row per generated token and per finished prompt
-    head_roof = sm.gemm_bf16 if "lm_head" in m.unquantized_tensors else sm.gemm
+    head_roof = sm.gemm_bf16 if "lm_head" in rp.bf16_tensors else sm.gemm
     gemm("lm_head", 1, arch.lm_head_params(m) / tp, h, m.vocab_size / tp, logits_tokens,
          tensor_bytes(m, rp, "lm_head"), head_roof)
     acc.fixed("layer_fixed", np.full(n, L * sm.layer_fixed_s))
@@ -332,6 +350,11 @@ def step_time(sm: StepModel, layout: Layout, decode_tokens, decode_context, pref
     alpha, transfer = p2p_time(act_message, crosses, links)
     acc.collective("pipeline_p2p", 1.0, ((pp - 1) * alpha, (pp - 1) * transfer))
 
+    if m.is_moe:
+        hidden = sm.moe_comm_overlap * np.minimum(a2a_transfer, 0.5 * (acc.compute + acc.memory))
+        acc.comm = acc.comm - hidden
+        if with_ops:
+            acc.ops["alltoall_moe"] = acc.ops.get("alltoall_moe", 0.0) - hidden
     total = acc.compute + acc.memory + acc.latency + acc.comm
     sol = np.maximum(acc.sol_compute, acc.sol_memory)
     return StepTime(total, acc.compute, acc.memory, acc.latency, acc.comm, sol, acc.ops)

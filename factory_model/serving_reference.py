@@ -1,0 +1,169 @@
+"""Measured MoE serving points (InferenceX, DeepSeek-R1): loading, layouts, config-level predictions, frontiers.
+
+``data/reference/measured_serving_points.csv`` (PROVENANCE.md) holds aggregated **and** disaggregated serving
+points with and without MTP on H100/H200/B200 and MI300X/MI325X/MI355X. This module turns each row into the
+model's terms:
+
+* **layout**: the benchmark's ``dp_attention`` is a switch: on, the engine's ``tp`` GPUs each run attention
+  as their own data-parallel rank (our tp = 1, dp_attention = engine tp); off, attention is tp-way tensor
+  parallel (our dp_attention = 1). ``ep`` is the expert-parallel size over the same GPUs.
+* **precision**: ``mxfp4`` (MI355X) is the model's ``nvfp4`` id on a system whose four-bit format is MXFP4.
+* **lengths**: nominal isl/osl; the benchmark draws lengths in 80–100 % of nominal (``--random-range-ratio
+  0.8``, anchors-benchmarks §1.1), so predictions use 0.9 × nominal like the aggregated reference.
+* **reruns**: a configuration measured on several dates keeps its latest run (reruns drift with software).
+
+Config-level predictions (:func:`predict_serving`): aggregated rows through ``serving.aggregated`` at the
+row's layout and concurrency; disaggregated rows through the decode workers at the row's per-rank batch
+(``concurrency / (decode_workers · decode dp)``) and the prefill workers' rate, combined by Little's law and
+capped by the prefill pool: ``output tok/s = min(C · osl / (TTFT + (osl − 1) · TPOT), x · R_p · osl)``.
+MTP rows use the model's MTP speculation (serving.mtp_speculation).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .catalog import DATA_DIR, Catalog, load_catalog
+from .errors import FactoryModelError
+from .factors import Factors
+from .pareto import pareto_mask
+from .parallelism import Layout, invalid_reasons
+from .precision import resolve_precision
+from .reference import BENCHMARK_LENGTH_FACTOR
+from .serving import NO_SPECULATION, aggregated, decode_workers, memory_limits, mtp_speculation, prefill_workers
+from .step_time import build_step_model
+
+SERVING_REFERENCE_PATH = DATA_DIR / "reference" / "measured_serving_points.csv"
+SCENARIO_KEYS = ["system", "model", "precision", "isl", "osl"]
+CONFIG_COLUMNS = ["system", "framework", "model", "precision", "isl", "osl", "serving", "mtp", "tp", "ep",
+                  "dp_attention", "prefill_tp", "prefill_ep", "prefill_dp_attention", "prefill_workers",
+                  "decode_tp", "decode_ep", "decode_dp_attention", "decode_workers", "concurrency"]
+REQUIRED_COLUMNS = CONFIG_COLUMNS + ["date", "gpus", "prefill_gpus", "decode_gpus", "ttft_ms", "tpot_ms",
+                                     "tokens_per_s_per_user", "output_tokens_per_s_per_gpu", "run_url"]
+PRECISION_IDS = {"fp8": "fp8", "nvfp4": "nvfp4", "mxfp4": "nvfp4"}
+
+
+def load_serving_reference(path: str | Path | None = None) -> pd.DataFrame:
+    """All measured rows, with the model's precision id in ``precision_id``; the latest run of each config."""
+    path = Path(path) if path else SERVING_REFERENCE_PATH
+    try:
+        frame = pd.read_csv(path)
+    except FileNotFoundError:
+        raise FactoryModelError(f"{path}: measured serving points not found") from None
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise FactoryModelError(f"{path}: missing column(s) {', '.join(missing)}")
+    frame = frame.sort_values("date", kind="stable")
+    frame = frame.drop_duplicates(CONFIG_COLUMNS, keep="last").sort_index().reset_index(drop=True)
+    unknown = sorted(set(frame["precision"]) - set(PRECISION_IDS))
+    if unknown:
+        raise FactoryModelError(f"{path}: unknown precision(s) {', '.join(unknown)}")
+    frame["precision_id"] = frame["precision"].map(PRECISION_IDS)
+    return frame
+
+
+def _engine_layout(tp, ep, dp_switch) -> Layout:
+    """Our layout of an engine of ``tp`` GPUs with attention-DP switched on (1) or off (0)."""
+    tp = np.asarray(tp, dtype=float).astype(int)
+    ep = np.maximum(np.asarray(ep, dtype=float), 1).astype(int)
+    on = np.asarray(dp_switch, dtype=float) > 0
+    return Layout.of(np.where(on, 1, tp), ep, np.where(on, tp, 1), 1)
+
+
+def layouts(frame: pd.DataFrame) -> dict[str, Layout]:
+    """Engine (aggregated or decode side) and prefill layouts of every row."""
+    agg = frame["serving"].to_numpy() == "agg"
+    tp = np.where(agg, frame["tp"], frame["decode_tp"])
+    ep = np.where(agg, frame["ep"], frame["decode_ep"])
+    dp = np.where(agg, frame["dp_attention"], frame["decode_dp_attention"])
+    return {"engine": _engine_layout(tp, ep, dp),
+            "prefill": _engine_layout(frame["prefill_tp"].fillna(1).clip(lower=1), frame["prefill_ep"].fillna(1),
+                                      frame["prefill_dp_attention"].fillna(0))}
+
+
+def _take(layout: Layout, idx) -> Layout:
+    return Layout(layout.tp[idx], layout.ep[idx], layout.dp[idx], layout.pp[idx])
+
+
+def predict_serving(frame: pd.DataFrame, factors: Factors, catalog: Catalog | None = None,
+                    length_factor: float = BENCHMARK_LENGTH_FACTOR) -> pd.DataFrame:
+    """Add ``pred_ttft_ms``, ``pred_tpot_ms``, ``pred_output_tokens_per_s_per_gpu`` and ``pred_reason``."""
+    catalog = catalog or load_catalog()
+    out = frame.copy()
+    n = len(frame)
+    ttft, tpot, tput = (np.full(n, np.nan) for _ in range(3))
+    reason = np.full(n, "", dtype=object)
+    lay = layouts(frame)
+    for (system_id, model_id, precision_id), idx in frame.groupby(
+            ["system", "model", "precision_id"]).indices.items():
+        system, model = catalog.system(system_id), catalog.model(model_id)
+        rp = resolve_precision(system, model, catalog.precision(precision_id))
+        sm = build_step_model(system, model, rp, factors)
+        g = frame.iloc[idx]
+        isl = length_factor * g["isl"].to_numpy(float)
+        osl = length_factor * g["osl"].to_numpy(float)
+        conc = g["concurrency"].to_numpy(float)
+        engine = _take(lay["engine"], idx)
+        bad = invalid_reasons(model, engine)
+        for mtp_on in (False, True):
+            sel = (g["mtp"].to_numpy() > 0) == mtp_on
+            spec = mtp_speculation(model, factors, precision_id) if mtp_on else NO_SPECULATION
+            agg = sel & (g["serving"].to_numpy() == "agg")
+            if agg.any():
+                r = aggregated(sm, factors, _take(engine, agg), conc[agg], isl[agg], osl[agg], spec)
+                pos = idx[agg]
+                ttft[pos], tpot[pos] = r["ttft_s"] * 1e3, r["tpot_s"] * 1e3
+                tput[pos] = r["output_tokens_per_s_per_gpu"]
+                reason[pos] = np.where(r["max_batch_per_rank"] < 1, "does not fit", "")
+            dis = sel & (g["serving"].to_numpy() == "disagg")
+            if dis.any():
+                gd = g[dis]
+                dec = _take(engine, dis)
+                workers = gd["decode_workers"].to_numpy(float)
+                batch = conc[dis] / (workers * dec.dp)
+                d = decode_workers(sm, dec, batch, isl[dis], osl[dis], spec)
+                pre = _take(_take(lay["prefill"], idx), dis)
+                # a prefill rank batches the prompts that arrive together, up to the step budget
+                budget = max(factors.serving("max_num_tokens"), float(np.max(isl[dis])))
+                per_rank = np.clip(conc[dis] / (gd["prefill_workers"].to_numpy(float) * pre.dp), 1.0,
+                                   np.floor(budget / isl[dis]))
+                p = prefill_workers(sm, pre, isl[dis], per_rank)
+                t_first = factors.serving("disagg_ttft_factor") * p["prefill_batch_s"]
+                request_s = t_first + (osl[dis] - 1.0) * d["tpot_s"]
+                little = conc[dis] * osl[dis] / request_s
+                cap = factors.serving("disagg_prefill_rate_factor") * gd["prefill_workers"].to_numpy(float) \
+                    * p["prefill_requests_per_s"] * osl[dis]
+                gpus = gd["gpus"].to_numpy(float)
+                pos = idx[dis]
+                ttft[pos], tpot[pos] = t_first * 1e3, d["tpot_s"] * 1e3
+                tput[pos] = np.minimum(little, cap) / gpus
+                mem = memory_limits(sm, factors, dec, isl[dis], osl[dis])
+                reason[pos] = np.where(mem["max_batch_per_rank"] < batch * 0.999, "decode batch exceeds KV memory",
+                                       "")
+        reason[idx] = np.where(bad != "", bad, reason[idx])
+    out["pred_ttft_ms"], out["pred_tpot_ms"], out["pred_output_tokens_per_s_per_gpu"] = ttft, tpot, tput
+    out["pred_reason"] = reason
+    return out
+
+
+def measured_frontiers(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per scenario (system, model, precision, isl, osl): the measured Pareto points over every framework,
+    serving mode and MTP setting, on (tokens/s/user, output tokens/s/GPU). Adds column ``scenario``."""
+    parts = []
+    for key, g in frame.groupby(SCENARIO_KEYS):
+        keep = pareto_mask(g["tokens_per_s_per_user"].to_numpy(float), g["output_tokens_per_s_per_gpu"].to_numpy(float))
+        f = g[keep].sort_values("tokens_per_s_per_user").copy()
+        f["scenario"] = "/".join(str(k) for k in key)
+        parts.append(f)
+    return pd.concat(parts, ignore_index=True) if parts else frame.iloc[:0].assign(scenario="")
+
+
+def select_best(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per configuration: where several frameworks measured it, the fastest (output tok/s/GPU) — the
+    default model predicts a well-tuned stack."""
+    keys = [c for c in CONFIG_COLUMNS if c != "framework"]
+    order = frame.sort_values("output_tokens_per_s_per_gpu", ascending=False, kind="stable")
+    return order.drop_duplicates(keys).sort_index().reset_index(drop=True)

@@ -1,0 +1,211 @@
+"""MoE serving at scale: token budget, checkpoint recipes, MTP, units, links, imbalance, frontier validation.
+
+Each test checks behaviour from a hand calculation, a published figure or an invariant, not by re-running the
+formula under test.
+"""
+
+import dataclasses
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import factory_model as fm
+from factory_model import moe
+from factory_model.catalog import load_catalog
+from factory_model.communication import alltoall_two_level_time
+from factory_model.factors import load_factors
+from factory_model.parallelism import Layout
+from factory_model.precision import resolve_precision
+from factory_model.search import MAX_DECODE_INSTANCES, MAX_UNIT_GPUS
+from factory_model.step_time import build_step_model
+
+
+def test_token_budget_caps_throughput_not_just_tpot():
+    """8k-token prompts, 256-token answers, 8192-token step budget: at most 8192 / (1 + 8192/256) = 248
+    sequences can decode per step beside the prefill they need, so throughput per GPU can never exceed
+    248 sequences / TPOT / 8 GPUs, however many requests are admitted (defect: every admitted request used
+    to count as decoding)."""
+    budget = load_factors().serving("max_num_tokens")
+    r = fm.estimate("h200-sxm", "llama-3.1-70b", "fp8", 8192, 256, tp=8, concurrency=[256, 1024, 2048])
+    cap = budget / (1 + 8192 / 256) / r["tpot_s"] / 8
+    assert (r["output_tokens_per_s_per_gpu"] <= cap * (1 + 1e-9)).all(), r[["output_tokens_per_s_per_gpu"]]
+    # and admitting more requests than can decode only lengthens the wait, never raises throughput
+    assert r["output_tokens_per_s_per_gpu"].iloc[2] <= r["output_tokens_per_s_per_gpu"].iloc[1] * 1.001
+
+
+def test_nvfp4_deepseek_keeps_attention_at_16_bits():
+    """NVIDIA's DeepSeek-R1 NVFP4 checkpoint excludes every self_attn module from quantization. MLA attention
+    per layer (config.json): q_a 7168·1536 + kv_a 7168·576 replicated, q_b 1536·24576 + kv_b 512·32768 +
+    o 16384·7168 split over tp. At tp = 8 that is 15,138,816 + 171,966,464 / 8 = 36,634,624 params per layer
+    and GPU, × 61 layers = 2.2347e9 params, each 2 − 0.5625 bytes heavier than at 4 bits: 3.2126 GB."""
+    catalog = load_catalog()
+    model = catalog.model("deepseek-r1")
+    assert {"attention", "mtp"} <= model.four_bit_unquantized_tensors
+    all_four_bit = dataclasses.replace(model, four_bit_unquantized_tensors=frozenset())
+    system, precision = catalog.system("b200-sxm"), catalog.precision("nvfp4")
+    from factory_model.memory import weight_bytes_per_gpu
+    layout = Layout.of(8, 8, 1, 1)
+    recipe = weight_bytes_per_gpu(model, resolve_precision(system, model, precision), layout)[0]
+    naive = weight_bytes_per_gpu(all_four_bit, resolve_precision(system, all_four_bit, precision), layout)[0]
+    assert recipe - naive == pytest.approx(2.2347e9 * (2 - 0.5625), rel=2e-3)
+    # at FP8 the recipe changes nothing: attention is FP8 in the FP8 checkpoint
+    fp8 = catalog.precision("fp8")
+    assert weight_bytes_per_gpu(model, resolve_precision(system, model, fp8), layout)[0] == \
+        weight_bytes_per_gpu(all_four_bit, resolve_precision(system, all_four_bit, fp8), layout)[0]
+
+
+def test_mtp_draft_costs_at_least_a_layer_per_draft():
+    """With acceptance 0 every draft is wasted: TPOT must exceed plain decoding by at least the drafts' share of
+    the model (3 draft passes, each a full decoder layer of 61, plus LM head)."""
+    plain = fm.estimate("h200-sxm", "deepseek-r1", "fp8", 1024, 1024, tp=8, ep=8, concurrency=4)
+    catalog, factors = load_catalog(), load_factors()
+    system, model = catalog.system("h200-sxm"), catalog.model("deepseek-r1")
+    sm = build_step_model(system, model, resolve_precision(system, model, catalog.precision("fp8")), factors)
+    from factory_model.serving import Speculation, aggregated
+    wasted = aggregated(sm, factors, Layout.of(8, 8, 1, 1), 4, 1024, 1024, Speculation(3, 0.0))
+    assert wasted["tpot_s"][0] > plain["tpot_s"].iloc[0] * (1 + 3 / 61)
+    useful = aggregated(sm, factors, Layout.of(8, 8, 1, 1), 4, 1024, 1024, Speculation(3, 0.9))
+    assert useful["tpot_s"][0] < plain["tpot_s"].iloc[0]  # small batch, memory-bound: MTP pays off
+
+
+def test_mtp_weights_take_memory():
+    catalog, factors = load_catalog(), load_factors()
+    system, model = catalog.system("h200-sxm"), catalog.model("deepseek-r1")
+    sm = build_step_model(system, model, resolve_precision(system, model, catalog.precision("fp8")), factors)
+    from factory_model.serving import Speculation, memory_limits
+    layout = Layout.of(8, 8, 1, 1)
+    plain = memory_limits(sm, factors, layout, 1024, 1024)
+    mtp = memory_limits(sm, factors, layout, 1024, 1024, Speculation(3, 0.7))
+    extra = mtp["weight_bytes_per_gpu"][0] - plain["weight_bytes_per_gpu"][0]
+    # DeepSeek-V3's MTP module: 11.5B parameters incl. its 0.9B embedding and 0.9B head shared with the main
+    # model (specs §2.1): ~9.7B of its own, FP8, over 8 GPUs ≈ 1.2 GB (MoE layer 8-way, router BF16)
+    assert 0.9e9 < extra < 1.5e9
+    assert mtp["max_batch_per_rank"][0] < plain["max_batch_per_rank"][0]
+
+
+def test_mtp_auto_reaches_measured_mtp_interactivity():
+    """Measured MTP deployments of DeepSeek-R1 on B200 reach > 150 tokens/s/user (measured_serving_points.csv);
+    `mtp auto` gives the model those speeds, and models without MTP heads are unchanged."""
+    off = fm.frontier("b200-sxm", "deepseek-r1", "fp8", 1024, 1024)
+    auto = fm.frontier("b200-sxm", "deepseek-r1", "fp8", 1024, 1024, mtp_tokens="auto")
+    assert (auto["draft_tokens"] > 0).any() and (auto["draft_tokens"] == 0).any()
+    assert auto["tokens_per_s_per_user"].max() > off["tokens_per_s_per_user"].max()
+    from factory_model.serving_reference import load_serving_reference
+    ref = load_serving_reference()
+    measured = ref[(ref["system"] == "b200-sxm") & (ref["mtp"] == 1) & (ref["precision"] == "fp8")
+                   & (ref["isl"] == 1024) & (ref["osl"] == 1024)]
+    assert auto["tokens_per_s_per_user"].max() >= 0.8 * measured["tokens_per_s_per_user"].max()
+    kimi_off = fm.frontier("gb200-nvl72", "kimi-k2", "nvfp4", 1024, 1024)
+    kimi_auto = fm.frontier("gb200-nvl72", "kimi-k2", "nvfp4", 1024, 1024, mtp_tokens="auto")
+    assert np.allclose(kimi_off["output_tokens_per_s_per_gpu"], kimi_auto["output_tokens_per_s_per_gpu"])
+
+
+@pytest.mark.parametrize("mw", [0.5, 1.0, 100.0])
+def test_units_never_exceed_the_facility_or_a_real_cluster(mw):
+    f = fm.frontier("b200-sxm", "deepseek-r1", "fp8", 1024, 8192, mw=mw, mtp_tokens="auto")
+    if not len(f):
+        assert f.attrs["reason"]
+        return
+    assert (f["gpus"] <= f.attrs["factory_gpus"]).all()
+    assert (f["gpus"] <= MAX_UNIT_GPUS).all()
+    assert (f["decode_instances"] <= MAX_DECODE_INSTANCES).all()
+
+
+def test_default_ttft_limit_is_applied_and_shown():
+    f = fm.frontier("gb200-nvl72", "deepseek-r1", "nvfp4", 8192, 1024, mtp_tokens="auto")
+    assert f.attrs["ttft_max_s"] == 10.0
+    assert (f["ttft_s"] <= 10.0).all()
+    assert "TTFT ≤ 10 s" in f.attrs["note"]
+    unlimited = fm.frontier("gb200-nvl72", "deepseek-r1", "nvfp4", 8192, 1024, ttft_max_s=math.inf)
+    assert len(unlimited) >= 1
+
+
+def test_two_level_alltoall_uses_the_network_only_across_domains():
+    """Inside one scale-up domain the network bandwidth is irrelevant; across domains the per-node
+    de-duplicated bytes over the network set the time when the network is the slower link."""
+    catalog, factors = load_catalog(), load_factors()
+    system, model = catalog.system("h200-sxm"), catalog.model("deepseek-r1")
+    sm = build_step_model(system, model, resolve_precision(system, model, catalog.precision("fp8")), factors)
+    links = sm.links
+    faster_network = dataclasses.replace(links, scale_out_bytes_per_s=links.scale_out_bytes_per_s * 2)
+    copy = 1e6
+    inside = alltoall_two_level_time(copy, 4.0, 0.0, 8, links)[1]
+    assert inside == alltoall_two_level_time(copy, 4.0, 0.0, 8, faster_network)[1]
+    nodes = moe.remote_domains(16, 8, 8)
+    # two 8-GPU domains, 8 experts per token: the other domain is hit with probability 1 − 2^-8
+    assert nodes == pytest.approx(1 - 0.5 ** 8)
+    across = alltoall_two_level_time(copy, 6.0, nodes, 16, links)[1]
+    across_fast = alltoall_two_level_time(copy, 6.0, nodes, 16, faster_network)[1]
+    assert across > inside and across_fast < across
+    assert across >= nodes * copy / (links.scale_out_bytes_per_s * links.alltoall_scaleout_fraction) - 1e-15
+
+
+def test_load_imbalance_grows_with_ep_and_vanishes_without_it():
+    assert moe.load_imbalance(1, 1000, 0.1) == 1.0
+    lam = moe.load_imbalance(np.array([2, 8, 32, 72]), np.array([2, 8, 32, 72]) * 256.0, 0.05)
+    assert np.all(np.diff(lam) > 0) and lam[0] > 1.0
+    # many tokens per rank: only the hot-expert term c·log2(ep) remains
+    assert moe.load_imbalance(64, 64 * 1e9, 0.05) == pytest.approx(1 + 0.05 * 6, rel=1e-3)
+
+
+def test_amd_point_to_point_runs_at_one_link():
+    """MI300X's Infinity Fabric is a full mesh of 64 GB/s links: a send to one peer gets one link, not 448."""
+    catalog, factors = load_catalog(), load_factors()
+    system, model = catalog.system("mi300x"), catalog.model("llama-3.1-70b")
+    sm = build_step_model(system, model, resolve_precision(system, model, catalog.precision("fp8")), factors)
+    from factory_model.communication import p2p_time, scale_up_rate
+    assert p2p_time(np.array([64e9]), np.array([False]), sm.links)[1][0] == pytest.approx(1.0)
+    assert scale_up_rate(np.array([2.0, 8.0]), sm.links).tolist() == pytest.approx([64e9, 448e9])
+
+
+def test_catalog_link_and_power_fixes():
+    catalog = load_catalog()
+    assert catalog.system("b200-sxm").scale_out_bandwidth_gb_s == 50  # 8 x 400 Gb/s ConnectX-7 per 8 GPUs
+    gb200, gb300 = catalog.system("gb200-nvl72"), catalog.system("gb300-nvl72")
+    assert gb300.all_in_power_kw_per_gpu > gb200.all_in_power_kw_per_gpu
+    assert gb300.all_in_power_kw_per_gpu / gb300.it_power_kw_per_gpu == \
+        pytest.approx(gb200.all_in_power_kw_per_gpu / gb200.it_power_kw_per_gpu, rel=0.01)
+    mi355x = catalog.system("mi355x")
+    rp = resolve_precision(mi355x, catalog.model("deepseek-r1"), catalog.precision("nvfp4"))
+    assert rp.quantized_weight_bytes == pytest.approx(0.53125) and rp.gemm_math == "fp4"
+    assert "MXFP4" in rp.note
+
+
+def test_blackwell_ultra_attention_is_faster_than_blackwell_at_equal_everything_else():
+    """Same factors, B300's faster softmax: a prefill-heavy step is faster on GB300 than on a GB300 copy
+    without the speedup."""
+    catalog, factors = load_catalog(), load_factors()
+    gb300 = catalog.system("gb300-nvl72")
+    plain = dataclasses.replace(gb300, attention_compute_speedup=1.0)
+    model = catalog.model("deepseek-r1")
+    rp = resolve_precision(gb300, model, catalog.precision("nvfp4"))
+    from factory_model.step_time import step_time
+    layout = Layout.of(8, 8, 1, 1)
+    fast = step_time(build_step_model(gb300, model, rp, factors), layout, 0.0, 0.0, 32768.0, 32768.0).total_s[0]
+    slow = step_time(build_step_model(plain, model, rp, factors), layout, 0.0, 0.0, 32768.0, 32768.0).total_s[0]
+    assert fast < slow
+
+
+def test_frontier_validation_counts_points_without_a_model_value_as_outside():
+    import pandas as pd
+    from factory_model.frontier_validation import summarize_frontier
+    points = pd.DataFrame({"system": ["a", "a", "a", "a"], "ratio": [1.0, 1.4, np.nan, 3.0]})
+    s = summarize_frontier(points).set_index("system")
+    assert s.loc["a", "points"] == 4 and s.loc["a", "no_model_point"] == 1
+    assert s.loc["a", "share_within_0_75_1_5"] == 0.5
+    assert s.loc["a", "share_within_0_85_1_25"] == 0.25
+    assert s.loc["a", "median_ratio"] == pytest.approx(1.4)
+
+
+def test_validate_frontier_and_cross_show_cli():
+    out = subprocess.run([sys.executable, "-m", "factory_model", "validate", "--frontier"], capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "b200-sxm" in out.stdout and "share_within_0_75_1_5" in out.stdout
+    shown = subprocess.run([sys.executable, "-m", "factory_model", "validate", "--cross", "--show"],
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert "leave-one-system-out" in shown.stdout
