@@ -58,21 +58,24 @@ LOSS_SCALE = 0.1  # soft-L1 turns from quadratic to linear at ~10 % error
 #  * memory fractions: weight streaming reaches 50-90 % of HBM bandwidth (§3.2), never above 95 %;
 #  * prefill attention: FlashAttention-3 reaches ~75 % of BF16 peak and ~60 % of FP8 on H100; ≤ 0.75;
 #  * latencies: a per-layer residual or MoE kernel floor of more than 80 µs, or an all-reduce start-up of more
-#    than 40 µs, has never been measured on these systems (§2.6-2.7);
+#    than 40 µs, has never been measured on these systems (§2.6-2.7); over the network an all-to-all start-up
+#    ≤ 200 µs, an all-reduce ≤ 100 µs (RDMA round trips are 2-10 µs; NCCL over IB ~16-40 µs);
 #  * serving: MTP acceptance per draft token 0.3-0.95 (DeepSeek-V3: 85-90 % for the first); EP imbalance
 #    ≤ 0.3 per doubling; overlap share 0-1.
 BOUNDS = {"compute_fraction": (0.3, 0.9), "memory_fraction": (0.3, 0.95), "link_fraction": (0.05, 1.0),
           "fixed_latency_us": (0.0, 80.0), "latency_per_doubling_us": (0.0, 40.0),
           "half_efficiency_tokens": (0.0, 1024.0),
           "ttft_queue_factor": (0.0, 1.0), "mtp_acceptance": (0.3, 0.95), "ep_imbalance_per_doubling": (0.0, 0.3),
-          "moe_comm_overlap": (0.0, 1.0)}
+          "moe_comm_overlap": (0.0, 1.0), "sequence_overhead_us": (0.0, 150.0)}
 SPECIFIC_BOUNDS = {("attention_prefill", "compute_fraction"): (0.2, 0.75),
+                   ("alltoall_scaleout", "fixed_latency_us"): (0.0, 200.0),
+                   ("allreduce_scaleout", "fixed_latency_us"): (0.0, 100.0),
                    ("w4a16", "compute_fraction"): (0.2, 0.9), ("alltoall", "fixed_latency_us"): (0.0, 60.0),
                    ("allreduce", "fixed_latency_us"): (0.0, 40.0)}
 PRIOR_SIGMA = {"compute_fraction": 0.25, "memory_fraction": 0.25, "link_fraction": 0.25,
                "fixed_latency_us": 25.0, "latency_per_doubling_us": 10.0, "half_efficiency_tokens": 128.0,
                "ttft_queue_factor": 0.5, "mtp_acceptance": 0.3, "ep_imbalance_per_doubling": 0.1,
-               "moe_comm_overlap": 0.5}
+               "moe_comm_overlap": 0.5, "sequence_overhead_us": 50.0}
 OFFSET_SIGMA = 0.3  # log-offset of a vendor or silicon group from the level above (≈ ±35 %)
 SERVING_WEIGHT = {"tpot": 1.0, "tput": 0.5, "ttft": 0.3}
 
@@ -201,7 +204,17 @@ def level_parameters(agg: pd.DataFrame, serving: pd.DataFrame, catalog: Catalog,
     add("*", "*", "allreduce", "latency_per_doubling_us")
     add("*", "*", "alltoall", "fixed_latency_us")
     add("*", "*", "attention_prefill", "compute_fraction")
+    for par in ("memory_fraction", "compute_fraction"):  # MLA/GQA decode kernels differ by vendor
+        add("*", "*", "attention_decode", par)
+        for lv in _offset_levels(systems, levels, silicon=False):
+            add(lv, "*", "attention_decode", par)
+    # collectives across scale-up domains: the H100 (2-node TP16 / EP16) points pin them
+    if any(catalog.system(s).scale_up_domain_gpus < 16 for s in systems):
+        add("*", "*", "alltoall_scaleout", "fixed_latency_us")
+        add("*", "*", "alltoall_scaleout", "link_fraction")
+        add("*", "*", "allreduce_scaleout", "fixed_latency_us")
     add("*", "*", SERVING, "ttft_queue_factor")
+    add("*", "*", SERVING, "sequence_overhead_us")
     if len(serving) and (serving["mtp"] > 0).any():
         add("*", "*", SERVING, "mtp_acceptance")
     if len(serving):

@@ -17,6 +17,8 @@ For a scenario (system, model, precision, isl, osl) the search enumerates
   requests/s = min(f_p · x · R_p, f_d · y · R_d) with degradation factors f_p, f_d; TTFT = f_ttft · prefill
   batch time + KV transfer (anchors-modelling §2.11). Units are bounded: ≤ 8 prefill and ≤ 16 decode
   instances, ≤ MAX_UNIT_GPUS GPUs and never more GPUs than the facility (``max_unit_gpus``);
+* **serving stack**: only the features the system's best public stack runs (data/serving_stacks.yaml, stacks.py:
+  DP attention, expert parallelism, disaggregation, MTP, engine size);
 * **speculation**: each setting in ``SearchOptions.speculations`` (``mtp auto`` searches without and with the
   model's calibrated MTP) gives its own candidates, marked by ``draft_tokens``.
 
@@ -38,6 +40,7 @@ from .pareto import pareto_mask
 from .parallelism import Layout, invalid_reasons
 from .precision import resolve_precision
 from .serving import NO_SPECULATION, Speculation, aggregated, decode_workers, memory_limits, prefill_workers
+from .stacks import stack_of
 from .step_time import build_step_model
 
 POWERS_OF_TWO = (1, 2, 4, 8, 16, 32, 64)
@@ -149,9 +152,19 @@ def search(catalog: Catalog, factors: Factors, system_id: str, model_id: str, pr
     system, model = catalog.system(system_id), catalog.model(model_id)
     rp = resolve_precision(system, model, catalog.precision(precision_id))  # raises if unsupported
     sm = build_step_model(system, model, rp, factors)
+    stack = stack_of(system)
     max_gpus = options.max_gpus or (system.scale_up_domain_gpus if system.scale_up_domain_gpus > 8
                                     else MULTI_NODE_GPUS)
+    if stack.max_gpus_per_instance:
+        max_gpus = min(max_gpus, stack.max_gpus_per_instance)
     layouts = candidate_layouts(model, max_gpus)
+    # only what the system's serving stack runs (data/serving_stacks.yaml)
+    allowed = np.ones(len(layouts), dtype=bool)
+    if not stack.dp_attention:
+        allowed &= layouts.dp == 1
+    if not stack.expert_parallel:
+        allowed &= layouts.ep == 1
+    layouts = _subset(layouts, allowed)
     mem = memory_limits(sm, factors, layouts, float(isl), float(osl))
     budget = factors.serving("max_num_tokens")
     limit = np.minimum(np.minimum(mem["max_batch_per_rank"], factors.serving("max_batch_per_rank")),
@@ -164,7 +177,8 @@ def search(catalog: Catalog, factors: Factors, system_id: str, model_id: str, pr
     layouts, limit = _subset(layouts, fits), limit[fits]
     unit_cap = min(MAX_UNIT_GPUS, options.max_unit_gpus or MAX_UNIT_GPUS)
     frames = []
-    for spec in options.speculations:
+    speculations = [sp for sp in options.speculations if stack.mtp or not sp.draft_tokens] or [NO_SPECULATION]
+    for spec in speculations:
         lim = limit
         if spec.draft_tokens:  # the MTP module's weights and the (n + 1)-token verify budget shrink the batch
             mem_s = memory_limits(sm, factors, layouts, float(isl), float(osl), spec)
@@ -176,7 +190,7 @@ def search(catalog: Catalog, factors: Factors, system_id: str, model_id: str, pr
         lay, lim = _subset(layouts, ok), lim[ok]
         if options.serving in ("agg", "best"):
             frames.append(_aggregated(sm, factors, lay, lim, isl, osl, spec))
-        if options.serving in ("disagg", "best"):
+        if options.serving in ("disagg", "best") and stack.disaggregated:
             frames.append(_disaggregated(sm, factors, system, model, rp, lay, lim, isl, osl, spec, unit_cap))
     frames = [f for f in frames if table_length(f)]
     if not frames:

@@ -7,7 +7,11 @@ roofline plus a fixed latency and summed (anchors-modelling §2.5):
 
     t_op   = max(FLOPs / (η_F · peak), bytes / (η_B · HBM BW), τ_op)      per kernel
     t_step = Σ_layers Σ_ops t_op + Σ collectives (α(n) + bytes / (η_link · BW_link)) + L · τ_layer + τ_step
-             + (pp − 1) · t_p2p
+             + T_dec · τ_seq + (pp − 1) · t_p2p
+
+τ_seq is a cost per decoded query token of each step (sampler, logits processing, per-request metadata, draft
+verification; T_dec = B, or B·(n + 1) when verifying n drafts) that grows with the batch but not with the model;
+it is why measured TPOT keeps rising at large batches where the roofline has flattened.
 
 The kernel latency τ_op is a floor, not an addend: under CUDA graphs and programmatic dependent launch a
 long kernel hides its launch and ramp. Evidence: Llama-3.1-70B FP8 on one H200 at batch 4 streams its
@@ -95,6 +99,7 @@ class StepModel:
     step_fixed_s: float
     ep_imbalance_per_doubling: float = 0.0
     moe_comm_overlap: float = 0.0
+    sequence_overhead_s: float = 0.0
 
 
 def build_step_model(system: System, model: Model, rp: ResolvedPrecision, factors: Factors) -> StepModel:
@@ -143,6 +148,7 @@ def build_step_model(system: System, model: Model, rp: ResolvedPrecision, factor
         step_fixed_s=g("step", "fixed_latency_us") * US,
         ep_imbalance_per_doubling=factors.serving("ep_imbalance_per_doubling"),
         moe_comm_overlap=factors.serving("moe_comm_overlap"),
+        sequence_overhead_s=factors.serving("sequence_overhead_us") * US,
     )
 
 
@@ -345,6 +351,10 @@ def step_time(sm: StepModel, layout: Layout, decode_tokens, decode_context, pref
     gemm("lm_head", 1, arch.lm_head_params(m) / tp, h, m.vocab_size / tp, logits_tokens,
          tensor_bytes(m, rp, "lm_head"), head_roof)
     acc.fixed("layer_fixed", np.full(n, L * sm.layer_fixed_s))
+    # per decoded query token: sampling, logits processing, draft verification, per-request metadata — work
+    # that grows with the batch (× (n + 1) when verifying n drafts) but not with the model's size
+    # (serving parameter sequence_overhead_us, fitted)
+    acc.fixed("sequence_overhead", d_tok * sm.sequence_overhead_s)
     acc.fixed("step_fixed", np.full(n, sm.step_fixed_s))
     crosses = layout.gpus > links.domain_gpus
     alpha, transfer = p2p_time(act_message, crosses, links)

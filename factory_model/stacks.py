@@ -1,0 +1,60 @@
+"""Serving-stack features per system: which deployments the best public stack runs there (data/serving_stacks.yaml).
+
+The search (search.py) only offers deployments whose features the system's stack has: DP attention, expert
+parallelism, disaggregated prefill/decode, MTP, and engines up to ``max_gpus_per_instance`` GPUs. Systems not
+listed have every feature. A user-defined copy of a system keeps the stack of the system it came from.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+from .catalog import DATA_DIR, read_yaml
+from .errors import CatalogError
+
+FEATURES = ("dp_attention", "expert_parallel", "disaggregated", "mtp")
+
+
+@dataclass(frozen=True)
+class StackFeatures:
+    dp_attention: bool = True
+    expert_parallel: bool = True
+    disaggregated: bool = True
+    mtp: bool = True
+    max_gpus_per_instance: int | None = None
+    source: str = ""
+
+    def missing(self) -> list[str]:
+        """Names of the features this stack lacks (for notes)."""
+        return [f.replace("_", " ") for f in FEATURES if not getattr(self, f)]
+
+
+@functools.lru_cache(maxsize=4)
+def load_stacks(data_dir: str | None = None) -> dict[str, StackFeatures]:
+    path = Path(data_dir or DATA_DIR) / "serving_stacks.yaml"
+    if not path.exists():
+        return {}
+    out = {}
+    for system, entry in (read_yaml(path) or {}).items():
+        where = f"{path.name}: {system}"
+        if not isinstance(entry, dict) or not entry.get("source"):
+            raise CatalogError(f"{where}: needs a source")
+        unknown = set(entry) - set(FEATURES) - {"max_gpus_per_instance", "source"}
+        if unknown:
+            raise CatalogError(f"{where}: unknown keys {sorted(unknown)}")
+        for f in FEATURES:
+            if f in entry and not isinstance(entry[f], bool):
+                raise CatalogError(f"{where}.{f}: expected true or false")
+        cap = entry.get("max_gpus_per_instance")
+        if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < 1):
+            raise CatalogError(f"{where}.max_gpus_per_instance: expected a whole number >= 1")
+        out[str(system)] = StackFeatures(**{f: entry.get(f, True) for f in FEATURES},
+                                         max_gpus_per_instance=cap, source=str(entry["source"]))
+    return out
+
+
+def stack_of(system) -> StackFeatures:
+    """The stack features of a catalog system (its calibration source for a user-defined copy)."""
+    return load_stacks().get(system.factor_id, StackFeatures())
