@@ -22,7 +22,8 @@ and two-batch-overlap share. Every factor is bounded to a stated physical range 
 
 Method: bounded nonlinear least squares (scipy.optimize.least_squares, soft-L1 loss) on log(pred/measured) of
 TPOT (weight 1), output tokens/s/GPU (0.5; serving points, where disaggregated rate matching and MTP set it)
-and TTFT (0.3: it depends on arrival timing the model does not see), plus prior terms. Every 5th configuration
+and TTFT (0.3: it depends on arrival timing the model does not see), each system's points weighted so that every
+measured system counts the same (``system_weights``), plus prior terms. Every 5th configuration
 (deterministic) is held out and reported; ``validate --cross`` refits without each system in turn.
 """
 
@@ -204,7 +205,7 @@ def level_parameters(agg: pd.DataFrame, serving: pd.DataFrame, catalog: Catalog,
     add("*", "*", "allreduce", "latency_per_doubling_us")
     add("*", "*", "alltoall", "fixed_latency_us")
     add("*", "*", "attention_prefill", "compute_fraction")
-    for par in ("memory_fraction", "compute_fraction"):  # MLA/GQA decode kernels differ by vendor
+    for par in ("memory_fraction", "compute_fraction", "fixed_latency_us"):  # decode kernels differ by vendor
         add("*", "*", "attention_decode", par)
         for lv in _offset_levels(systems, levels, silicon=False):
             add(lv, "*", "attention_decode", par)
@@ -277,16 +278,28 @@ class _Levels:
         return self.base.with_fitted(fitted).with_serving(**serving)
 
 
+def system_weights(systems: pd.Series) -> np.ndarray:
+    """√(N / (S · n_s)) per point: every measured system weighs the same in the fit, however many points it
+    has (otherwise 400 B200 points would set the factors that 15 MI300X points also depend on)."""
+    counts = systems.map(systems.value_counts())
+    return np.sqrt(len(systems) / (systems.nunique() * counts.to_numpy(float)))
+
+
 def _residuals_of(agg: pd.DataFrame, serving: pd.DataFrame, factors: Factors, catalog: Catalog) -> np.ndarray:
     a, b = predict_all(agg, serving, factors, catalog)
+    weights = system_weights(pd.concat([agg["system"], serving["system"]], ignore_index=True))
+    w_a, w_b = weights[:len(agg)], weights[len(agg):]
     parts = []
     if len(a):
-        parts += [TPOT_WEIGHT * (np.log(np.maximum(a["pred_tpot_ms"].to_numpy(float), 1e-9)) - np.log(a["tpot_ms"])),
-                  TTFT_WEIGHT * (np.log(np.maximum(a["pred_ttft_ms"].to_numpy(float), 1e-9)) - np.log(a["ttft_ms"]))]
+        parts += [w_a * TPOT_WEIGHT * (np.log(np.maximum(a["pred_tpot_ms"].to_numpy(float), 1e-9))
+                                       - np.log(a["tpot_ms"])),
+                  w_a * TTFT_WEIGHT * (np.log(np.maximum(a["pred_ttft_ms"].to_numpy(float), 1e-9))
+                                       - np.log(a["ttft_ms"]))]
     if len(b):
         for metric, col in (("tpot", "tpot_ms"), ("ttft", "ttft_ms"), ("tput", "output_tokens_per_s_per_gpu")):
             pred = b["pred_output_tokens_per_s_per_gpu" if metric == "tput" else f"pred_{col}"].to_numpy(float)
-            parts.append(SERVING_WEIGHT[metric] * (np.log(np.maximum(pred, 1e-9)) - np.log(b[col].to_numpy(float))))
+            parts.append(w_b * SERVING_WEIGHT[metric] * (np.log(np.maximum(pred, 1e-9))
+                                                         - np.log(b[col].to_numpy(float))))
     data = np.concatenate(parts) if parts else np.zeros(0)
     return np.nan_to_num(data, nan=2.0, posinf=2.0, neginf=-2.0)  # cannot-run points: large, finite
 
