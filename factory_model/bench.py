@@ -2,7 +2,8 @@
 
 1. ``frontier`` for every catalog scenario (system × model × precision × workload preset): full deployment
    search (aggregated + disaggregated), Pareto frontier, power and economics; median of repeats per scenario,
-   summarised per system and overall (``--full`` prints every scenario), plus the total for the whole catalog.
+   summarised per system and overall (``--full`` prints every scenario), plus the total for the whole catalog;
+   then the scenarios of models with MTP heads under ``mtp_tokens="auto"`` (searched without and with MTP).
 2. One single-deployment ``estimate``, ``estimate_table`` over 1,000 and 10,000 random scenario rows (the CLI's
    ``estimate --input`` path, file reading excluded) and one ``validate`` pass over the reference set.
 
@@ -78,7 +79,19 @@ def bench_frontiers(repeats: int, full: bool) -> None:
     print(per_system.to_string(float_format=lambda v: f"{v:.1f}"))
     print(f"all {len(frame)} scenarios: median {frame['ms'].median():.1f} ms, p90 {frame['ms'].quantile(0.9):.1f} ms, "
           f"max {frame['ms'].max():.1f} ms; whole catalog once: {frame['ms'].sum() / 1e3:.2f} s; "
-          f"{(frame['points'] == 0).sum()} scenarios empty (model does not fit)\n")
+          f"{(frame['points'] == 0).sum()} scenarios empty (model does not fit)")
+    # models that ship MTP heads, searched without and with MTP (--mtp auto): twice the candidates
+    mtp_rows = []
+    for system in cat.systems:
+        for model in (m for m in cat.models.values() if m.mtp_layers):
+            for workload in cat.workloads.values():
+                args = (system, model.id, "nvfp4" if system not in ("h100-sxm", "h200-sxm") else "fp8",
+                        workload.isl_tokens, workload.osl_tokens)
+                mtp_rows.append(timed(lambda: frontier(*args, mtp_tokens="auto", catalog=cat, factors=factors),
+                                      repeats) * 1e3)
+    if mtp_rows:
+        print(f"--mtp auto, {len(mtp_rows)} scenarios of models with MTP heads: median "
+              f"{statistics.median(mtp_rows):.1f} ms, max {max(mtp_rows):.1f} ms\n")
 
 
 def main(argv: list[str] | None = None) -> int:

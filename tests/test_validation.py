@@ -151,3 +151,33 @@ def test_fit_recovers_a_known_factor():
     rows = profile_rows(result)
     assert {r.system for r in rows} == {"h200-sxm"}  # a restricted fit writes system-level values only
     assert all(r.source for r in rows)
+
+
+def test_cross_validation_leaves_the_system_out():
+    """One leave-one-system-out fold (short fit): the fit never sees MI300X, yet MI300X is scored at both
+    levels and its factors come through the level hierarchy (MI325X shares its silicon)."""
+    from factory_model import cross_validation as cv
+    from factory_model.fitting import fit_levels, training_data
+    result = fit_levels(exclude_systems=("mi300x",), max_nfev=1, holdout=False)
+    assert result.excluded_systems == ("mi300x",)
+    agg, serving = training_data(exclude_systems=("mi300x",))
+    assert "mi300x" not in set(agg["system"]) | set(serving["system"])
+    table = cv.cross_validate(["mi300x"], max_nfev=1, progress=lambda m: None)
+    assert set(table["system"]) == {"mi300x"}
+    assert set(table["level"]) == {"config", "frontier"}
+    assert (table["method"] == "leave-one-system-out").all()
+    assert table["points"].min() > 0
+
+
+def test_stored_out_of_sample_table_covers_every_measured_system():
+    from factory_model import cross_validation as cv
+    from factory_model.fitting import training_data
+    table = cv.load_table()
+    agg, serving = training_data()
+    measured = set(agg["system"]) | set(serving["system"])
+    loso = table[table["method"] == "leave-one-system-out"]
+    assert set(loso["system"]) == measured
+    assert set(loso[loso["level"] == "frontier"]["system"]) == set(serving["system"])
+    assert set(table["method"]) == {"leave-one-system-out", "in-sample"}
+    shares = loso["share_within_0_75_1_5"].dropna()
+    assert ((shares >= 0) & (shares <= 1)).all()
