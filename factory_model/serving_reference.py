@@ -4,9 +4,9 @@
 points with and without MTP on H100/H200/B200 and MI300X/MI325X/MI355X. This module turns each row into the
 model's terms:
 
-* **layout**: the benchmark's ``dp_attention`` is a switch: on, the engine's ``tp`` GPUs each run attention
-  as their own data-parallel rank (our tp = 1, dp_attention = engine tp); off, attention is tp-way tensor
-  parallel (our dp_attention = 1). ``ep`` is the expert-parallel size over the same GPUs.
+* **layout**: the benchmark's ``dp_attention`` is a switch: on, the engine's GPUs each run attention as their
+  own data-parallel rank (our tp = 1, dp_attention = engine GPUs); off, attention is tensor parallel over them
+  (our dp_attention = 1). ``ep`` is the expert-parallel size over the same GPUs; the engine spans max(tp, ep).
 * **precision**: ``mxfp4`` (MI355X) is the model's ``nvfp4`` id on a system whose four-bit format is MXFP4.
 * **lengths**: nominal isl/osl; the benchmark draws lengths in 80–100 % of nominal (``--random-range-ratio
   0.8``, anchors-benchmarks §1.1), so predictions use 0.9 × nominal like the aggregated reference.
@@ -66,11 +66,13 @@ def load_serving_reference(path: str | Path | None = None) -> pd.DataFrame:
 
 
 def _engine_layout(tp, ep, dp_switch) -> Layout:
-    """Our layout of an engine of ``tp`` GPUs with attention-DP switched on (1) or off (0)."""
-    tp = np.asarray(tp, dtype=float).astype(int)
+    """Our layout of an engine with attention-DP switched on (1) or off (0). The engine spans max(tp, ep) GPUs:
+    a few recipes record tp = 1 beside ep = 8 for an 8-GPU expert-parallel engine (the MoE layers span the
+    engine's GPUs, so ep cannot exceed them)."""
     ep = np.maximum(np.asarray(ep, dtype=float), 1).astype(int)
+    gpus = np.maximum(np.asarray(tp, dtype=float).astype(int), ep)
     on = np.asarray(dp_switch, dtype=float) > 0
-    return Layout.of(np.where(on, 1, tp), ep, np.where(on, tp, 1), 1)
+    return Layout.of(np.where(on, 1, gpus), ep, np.where(on, gpus, 1), 1)
 
 
 def layouts(frame: pd.DataFrame) -> dict[str, Layout]:
@@ -108,6 +110,9 @@ def predict_serving(frame: pd.DataFrame, factors: Factors, catalog: Catalog | No
         conc = g["concurrency"].to_numpy(float)
         engine = _take(lay["engine"], idx)
         bad = invalid_reasons(model, engine)
+        if (bad != "").any():  # evaluate a harmless layout there; the row keeps its reason and no prediction
+            ok = bad == ""
+            engine = Layout(*(np.where(ok, a, 1) for a in (engine.tp, engine.ep, engine.dp, engine.pp)))
         for mtp_on in (False, True):
             sel = (g["mtp"].to_numpy() > 0) == mtp_on
             spec = mtp_speculation(model, factors, precision_id) if mtp_on else NO_SPECULATION
@@ -126,6 +131,10 @@ def predict_serving(frame: pd.DataFrame, factors: Factors, catalog: Catalog | No
                 batch = conc[dis] / (workers * dec.dp)
                 d = decode_workers(sm, dec, batch, isl[dis], osl[dis], spec)
                 pre = _take(_take(lay["prefill"], idx), dis)
+                pre_bad = invalid_reasons(model, pre)
+                if (pre_bad != "").any():
+                    pre = Layout(*(np.where(pre_bad == "", a, 1) for a in (pre.tp, pre.ep, pre.dp, pre.pp)))
+                    bad[np.flatnonzero(dis)[pre_bad != ""]] = "prefill layout: " + pre_bad[pre_bad != ""]
                 # a prefill rank batches the prompts that arrive together, up to the step budget
                 budget = max(factors.serving("max_num_tokens"), float(np.max(isl[dis])))
                 per_rank = np.clip(conc[dis] / (gd["prefill_workers"].to_numpy(float) * pre.dp), 1.0,
@@ -144,6 +153,8 @@ def predict_serving(frame: pd.DataFrame, factors: Factors, catalog: Catalog | No
                 reason[pos] = np.where(mem["max_batch_per_rank"] < batch * 0.999, "decode batch exceeds KV memory",
                                        "")
         reason[idx] = np.where(bad != "", bad, reason[idx])
+        for arr in (ttft, tpot, tput):
+            arr[idx] = np.where(bad != "", np.nan, arr[idx])
     out["pred_ttft_ms"], out["pred_tpot_ms"], out["pred_output_tokens_per_s_per_gpu"] = ttft, tpot, tput
     out["pred_reason"] = reason
     return out

@@ -118,7 +118,7 @@ def test_same_silicon_shares_every_fitted_factor(a, b):
 def test_h200_never_slower_than_h100_on_the_same_layout():
     """Same GH100 silicon, more and faster HBM: at every layout and concurrency H200 is at least as fast."""
     import factory_model as fm
-    for model, precision, layouts in (("deepseek-r1", "fp8", [(8, 8, 1), (1, 8, 8), (16, 16, 1)]),
+    for model, precision, layouts in (("deepseek-r1", "fp8", [(16, 16, 1), (1, 16, 16), (16, 1, 1)]),
                                       ("llama-3.1-70b", "fp8", [(2, 1, 1), (4, 1, 1), (8, 1, 1)])):
         for tp, ep, dp in layouts:
             conc = [1, 4, 16, 64, 256]
