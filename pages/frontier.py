@@ -12,13 +12,13 @@ model_name = ui.catalog().models[sc.model].name
 if not sc.present:
     st.title("AI factory frontier")
     st.caption(sc.describe())
-ui.presentation_bar(sc)
+holder = ui.presentation_bar(sc, slot=True) or st
 ui.stop_without_systems(sc)
 
 with st.spinner("Searching deployments…"):
     frames = ui.frontiers(sc)
 ui.explain_empty(frames)
-target = st.slider("Target interactivity (tokens/s per user)", 5.0, 500.0, 50.0, 5.0, key="at", bind="query-params",
+target = holder.slider("Target interactivity (tokens/s per user)", 5.0, 500.0, 50.0, 5.0, key="at", bind="query-params",
                    help="The speed each user sees (output tokens/s after the first token). The table below and "
                         "the readout give every system's figures at this speed.")
 st.markdown(f"**{ui.ratio_readout(frames, target, ui.y_column(sc))}**")
@@ -28,16 +28,22 @@ fig = charts.frontier_figure(frames, ui.y_column(sc), ui.y_title(sc), x_log=sc.x
                              present=sc.present, labels=context["labels"], bands=context["bands"],
                              measured=context["measured"], badges=context["badges"],
                              title=f"{model_name}, {sc.isl:,} in / {sc.osl:,} out tokens: throughput vs interactivity")
-if sc.present:
-    fig.update_layout(height=390, margin={"t": 50, "b": 60}, legend={"y": -0.18})
+if sc.present:  # chart and key figures fit 1280x720 without scrolling
+    fig.update_layout(height=325, margin={"t": 40, "b": 30, "l": 70}, title={"font": {"size": 18}}, font={"size": 14},
+                      legend={"y": -0.2, "font": {"size": 13}})
 st.plotly_chart(fig, theme=None, key="frontier_chart", config={"displaylogo": False})
 if not sc.present:
     st.caption("Curves are modelled; ◇ are measurements; shading is the out-of-sample error band.  \n"
                + "  \n".join(context["notes"]))
 
 table = board.at_target(frames, target, context["labels"])
-st.subheader(f"At {target:g} tokens/s per user, {sc.mw:g} MW")
-st.dataframe(board.for_people(table), hide_index=True, width="stretch", key="at_target_table")
+people = board.for_people(table)
+if sc.present:
+    st.markdown(f"**Key figures at {target:g} tokens/s per user, {sc.mw:g} MW**")
+    people = people.drop(columns=["Profit / year", "Cost per 1M total tokens", "Deployment at the target", "Racks"])
+else:
+    st.subheader(f"At {target:g} tokens/s per user, {sc.mw:g} MW")
+st.dataframe(people, hide_index=True, width="stretch", key="at_target_table")
 clamped = table[table["clamped"] & table["flag"].str.startswith("clamped")]
 if len(clamped):
     st.warning("Clamped at the edge of the frontier (cannot serve the target; figures at the fastest point): "

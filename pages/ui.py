@@ -440,20 +440,24 @@ def presentation_css(present: bool) -> None:
         st.html("""<style>
         [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"]
             {display: none;}
-        .stMainBlockContainer, .block-container {font-size: 1.15rem; max-width: 100%; padding: 0.6rem 1.2rem 0.4rem;}
-        [data-testid="stHeader"] {height: 2.4rem;}
+        .stMainBlockContainer, .block-container {font-size: 1.1rem; max-width: 100%; padding: 3.6rem 1.2rem 0.2rem;}
         h1 {font-size: 1.9rem !important; padding: 0 !important;}
         [data-testid="stMetricValue"] {font-size: 1.9rem;}
         [data-testid="stVerticalBlock"] {gap: 0.5rem;}
         </style>""")
 
 
-def presentation_bar(sc: Scenario) -> None:
-    """In presentation mode: a one-line model/system picker and an exit button, on the page itself."""
+def presentation_bar(sc: Scenario, slot: bool = False):
+    """In presentation mode: a one-line model/system picker and an exit button, on the page itself. With
+    ``slot`` it returns a column of that line for one more control (the Frontier page's target)."""
     if not sc.present:
-        return
+        return None
     cat = catalog()
-    c1, c2, c3 = st.columns([2, 5, 1], vertical_alignment="bottom")
+    if slot:
+        c1, c2, c4, c3 = st.columns([2, 4, 3, 1], vertical_alignment="bottom")
+    else:
+        c1, c2, c3 = st.columns([2, 6, 1], vertical_alignment="bottom")
+        c4 = None
     models = list(cat.models)
     pick = c1.selectbox("Model", models, index=models.index(sc.model), key="present_model",
                         format_func=lambda m: cat.models[m].name, label_visibility="collapsed")
@@ -465,6 +469,7 @@ def presentation_bar(sc: Scenario) -> None:
     if c3.button("Exit", key="present_exit", icon=":material/close_fullscreen:", help="Leave presentation mode"):
         st.session_state["_present_exit"] = True
         st.rerun()
+    return c4
 
 
 def apply_presentation_requests() -> None:
