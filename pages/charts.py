@@ -217,7 +217,8 @@ def cost_figure(frames: dict[str, pd.DataFrame], basis: str, *, x_log: bool = Tr
     basis_text = "output tokens" if basis == "output" else "total (input + output) tokens"
     fig = _layout(fig, f"Cost per million {basis_text}", "Tokens/s per user (output)",
                   f"USD per 1M {basis_text}", x_log=x_log, y_log=True, present=present)
-    fig.update_yaxes(tickprefix="$")
+    if fig.layout.yaxis.ticktext:
+        fig.update_yaxes(ticktext=[f"${t}" for t in fig.layout.yaxis.ticktext])
     return fig
 
 

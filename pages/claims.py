@@ -35,12 +35,13 @@ st.download_button("Claims (CSV)", claims.to_csv(index=False), file_name="claims
                    on_click="ignore", key="claims_csv")
 
 st.subheader("Model vs measured reference points")
-backend = st.segmented_control("Target", ["best", "trtllm", "vllm", "sglang"], default="best", key="val_backend",
-                               bind="query-params", required=True,
+ui.id_param("val_backend", ["best", "trtllm", "vllm", "sglang"], "best")
+backend = st.segmented_control("Target", ["best", "trtllm", "vllm", "sglang"], key="val_backend", required=True,
                                format_func={"best": "Best framework", "trtllm": "TensorRT-LLM", "vllm": "vLLM",
                                             "sglang": "SGLang"}.get,
                                help="Which measurement the model is compared with where several frameworks "
                                     "measured one configuration: the best of them, or one framework.") or "best"
+ui.publish_param("val_backend", backend, "best")
 points, summary = validation(backend)
 st.caption("Median absolute % error (MdAPE) per system × model × precision; bias = median signed error. The "
            "reference set is the only data the model is fitted on (data/reference/PROVENANCE.md).")

@@ -92,8 +92,9 @@ with tab_gen:
             ui.downloads(fig, ui.frontier_table(frames), "systems", "generations", footnote=ui.footnote_text(sc))
 
 with tab_precision:
-    system = st.selectbox("System", list(cat.systems), index=list(cat.systems).index("b200-sxm"),
-                          key="precision_system", bind="query-params", format_func=ui.label)
+    ui.id_param("precision_system", list(cat.systems), "b200-sxm")
+    system = st.selectbox("System", list(cat.systems), key="precision_system", format_func=ui.label)
+    ui.publish_param("precision_system", system, "b200-sxm")
     frames = {p: ui.frontier(sc, system, precision=p) for p in ("fp8", "nvfp4")}
     for p, f in frames.items():
         if not len(f):
@@ -108,8 +109,9 @@ with tab_precision:
                  width="stretch")
 
 with tab_serving:
-    system = st.selectbox("System", list(cat.systems), index=list(cat.systems).index("gb200-nvl72"),
-                          key="serving_system", bind="query-params", format_func=ui.label)
+    ui.id_param("serving_system", list(cat.systems), "gb200-nvl72")
+    system = st.selectbox("System", list(cat.systems), key="serving_system", format_func=ui.label)
+    ui.publish_param("serving_system", system, "gb200-nvl72")
     frames = {mode: ui.frontier(sc, system, serving=mode) for mode in ("agg", "disagg")}
     fig = charts.solid_dashed_figure(system, frames["agg"], frames["disagg"], x_log=sc.x_log, present=sc.present,
                                      title=f"{ui.label(system)}: aggregated (solid) vs disaggregated (dashed)",

@@ -12,11 +12,12 @@ if not sc.present:
     st.caption(sc.describe())
 ui.presentation_bar(sc)
 ui.stop_without_systems(sc)
-basis = st.segmented_control("Token basis", ["output", "total"], default="output", key="cost_token_basis",
-                             bind="query-params", required=True,
+ui.id_param("cost_token_basis", ["output", "total"], "output")
+basis = st.segmented_control("Token basis", ["output", "total"], key="cost_token_basis", required=True,
                              format_func={"output": "Per output token", "total": "Per input + output token"}.get,
                              help="Output: the whole cost charged to generated tokens. Total: spread over prompt "
                                   "and generated tokens.")
+ui.publish_param("cost_token_basis", basis, "output")
 frames = ui.frontiers(sc)
 ui.explain_empty(frames)
 names = ui.labels(frames)

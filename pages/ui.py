@@ -202,6 +202,41 @@ class Scenario:
         return "; ".join(parts)
 
 
+def id_param(key: str, options: list, default, multi: bool = False) -> None:
+    """Seed a widget that shows display names (format_func) from the URL's ids, once per session.
+
+    Streamlit's ``bind="query-params"`` would put the formatted label ("NVIDIA H200 SXM") in the URL; these
+    widgets keep ids in the URL instead: :func:`id_param` before drawing, :func:`publish_param` after."""
+    if key not in st.session_state:
+        if key in st.query_params:
+            if multi:
+                value = [v for v in st.query_params.get_all(key) if v in options]
+            else:
+                value = st.query_params.get(key)
+                value = value if value in options else default
+        else:
+            value = default
+        st.session_state[key] = value
+    elif multi:
+        st.session_state[key] = [v for v in st.session_state[key] if v in options]
+    elif st.session_state[key] not in options:
+        st.session_state[key] = default
+
+
+def publish_param(key: str, value, default) -> None:
+    """Write a widget's id value to the URL (removed when it equals the default, to keep links short)."""
+    try:
+        if value == default or value is None:
+            if key in st.query_params:
+                del st.query_params[key]
+        elif isinstance(value, (list, tuple)):
+            st.query_params[key] = [str(v) for v in value]
+        else:
+            st.query_params[key] = str(value)
+    except Exception:  # noqa: BLE001 - URL state is a convenience; never break the page for it
+        pass
+
+
 def _price_caption(cat: fm.Catalog, model: str, price_in, price_out) -> str:
     from factory_model.economics import load_prices
 
@@ -252,24 +287,24 @@ def sidebar() -> Scenario:
     defaults = economics_options()
     with st.sidebar:
         st.markdown("### Scenario")
-        preset = "systems" in st.session_state  # set by What-if: passing a default as well would warn
-        systems = st.multiselect("Systems", system_ids,
-                                 default=None if preset else [s for s in DEFAULT_SYSTEMS if s in system_ids],
-                                 key="systems", bind="query-params", format_func=label,
+        default_systems = [s for s in DEFAULT_SYSTEMS if s in system_ids]
+        id_param("systems", system_ids, default_systems, multi=True)
+        systems = st.multiselect("Systems", system_ids, key="systems", format_func=label,
                                  help="Architectures overlaid on every chart (one colour per architecture, the "
                                       "same on every page and export).")
         model_ids = list(cat.models)
-        model = st.selectbox("Model", model_ids, index=model_ids.index("deepseek-r1"), key="model",
-                             bind="query-params", format_func=lambda m: cat.models[m].name
+        id_param("model", model_ids, "deepseek-r1")
+        model = st.selectbox("Model", model_ids, key="model", format_func=lambda m: cat.models[m].name
                              + (" (user-defined)" if cat.models[m].user_defined else ""))
         precisions = [AUTO, *cat.precisions]
-        precision = st.selectbox("Precision", precisions, key="precision", bind="query-params",
+        id_param("precision", precisions, AUTO)
+        precision = st.selectbox("Precision", precisions, key="precision",
                                  format_func=lambda p: "Auto (best the GPU supports)" if p == AUTO else p.upper(),
                                  help="Auto: NVFP4 on GPUs with FP4 tensor cores, FP8 before. NVFP4 on a GPU "
                                       "without FP4 tensor cores runs weight-only (W4A16).")
         workloads = list(cat.workloads) + [CUSTOM_WORKLOAD]
-        workload = st.selectbox("Workload", workloads, index=workloads.index("reasoning"), key="workload",
-                                bind="query-params", format_func=lambda w: "Custom lengths" if w == CUSTOM_WORKLOAD
+        id_param("workload", workloads, "reasoning")
+        workload = st.selectbox("Workload", workloads, key="workload", format_func=lambda w: "Custom lengths" if w == CUSTOM_WORKLOAD
                                 else f"{w.replace('-', ' ').capitalize()} ({cat.workloads[w].isl_tokens:,} in / "
                                      f"{cat.workloads[w].osl_tokens:,} out)",
                                 help="Input (prompt) and output tokens per request.")
@@ -285,7 +320,8 @@ def sidebar() -> Scenario:
                              bind="query-params", format="%.1f",
                              help="Facility power including cooling, CPUs and network (utility feed). The factory "
                                   "holds as many whole racks as fit; per-MW figures do not depend on it.")
-        serving = st.segmented_control("Serving", list(SERVING), default="best", key="serving", bind="query-params",
+        id_param("serving", list(SERVING), "best")
+        serving = st.segmented_control("Serving", list(SERVING), key="serving",
                                        required=True, format_func=SERVING.get,
                                        help="Aggregated: prefill and decode share GPUs. Disaggregated: separate "
                                             "prefill and decode pools. Best: whichever is better at each speed.") \
@@ -304,8 +340,8 @@ def sidebar() -> Scenario:
                                 bind="query-params", disabled=mtp == 0,
                                 help="Probability each drafted token is accepted.")
         with st.expander("Prices, demand, costs and power"):
-            curve = st.selectbox("Price vs speed", PRICE_CURVES, index=PRICE_CURVES.index("tiered"),
-                                 key="price_curve", bind="query-params", format_func=str.capitalize,
+            id_param("price_curve", list(PRICE_CURVES), "tiered")
+            curve = st.selectbox("Price vs speed", PRICE_CURVES, key="price_curve", format_func=str.capitalize,
                                  help="Flat: list price at every speed. Tiered: batch 0.5x below 20 tok/s/user, "
                                       "priority 2x from 80, fast 6x from 200 (public offerings). Fitted: a power "
                                       "law fitted to public speed/price pairs.")
@@ -335,12 +371,14 @@ def sidebar() -> Scenario:
                                 bind="query-params", format="%.2f",
                                 help="Prices fall by this share every year; revenue is the average over the "
                                      f"{defaults.depreciation_years:g}-year depreciation life. 0 = today's prices.")
-            basis = st.selectbox("Cost basis", list(COST_BASES), key="cost_basis", bind="query-params",
+            id_param("cost_basis", list(COST_BASES), "tier")
+            basis = st.selectbox("Cost basis", list(COST_BASES), key="cost_basis",
                                  format_func=COST_BASES.get,
                                  help="Tier: all-in $/GPU-hour (SemiAnalysis AI Cloud TCO; energy and facility "
                                       "included). Built up: capex over the depreciation life + all-in kW × $/kWh + "
                                       "facility and operations.")
-            tier = st.selectbox("TCO tier", list(TIERS), key="tier", bind="query-params", format_func=TIERS.get,
+            id_param("tier", list(TIERS), "hyperscaler")
+            tier = st.selectbox("TCO tier", list(TIERS), key="tier", format_func=TIERS.get,
                                 disabled=basis != "tier",
                                 help="Who owns the GPUs: hyperscaler (cheapest), neocloud, or rental (list "
                                      "price of renting).")
@@ -352,7 +390,8 @@ def sidebar() -> Scenario:
                                   step=0.01, key="kwh", bind="query-params", format="%.3f",
                                   help="Moves cost on the built-up basis only (the tiers include energy). Default "
                                        "$0.08: 2026 blended AI data-centre electricity.")
-            power_basis = st.selectbox("Power per GPU", list(POWER_BASES), key="power_basis", bind="query-params",
+            id_param("power_basis", list(POWER_BASES), "catalog")
+            power_basis = st.selectbox("Power per GPU", list(POWER_BASES), key="power_basis",
                                        format_func=POWER_BASES.get,
                                        help="All-in kW per GPU sets GPUs per MW. Catalog: provisioned utility kW "
                                             "per GPU (SemiAnalysis). IT × PUE: server power × your PUE. Given: "
@@ -366,14 +405,21 @@ def sidebar() -> Scenario:
             st.markdown(_system_costs_caption(cat, systems, basis, tier, gpu_hour, power_basis, pue, kw_gpu))
         with st.expander("View"):
             x_log = st.toggle("Log scale for tokens/s per user", value=True, key="xlog", bind="query-params")
-            y_metric = st.segmented_control("Throughput axis", list(Y_METRICS), default="per_mw", format_func=Y_METRICS.get,
-                                            key="y_metric", bind="query-params", required=True,
+            id_param("y_metric", list(Y_METRICS), "per_mw")
+            y_metric = st.segmented_control("Throughput axis", list(Y_METRICS), format_func=Y_METRICS.get,
+                                            key="y_metric", required=True,
                                             help="Per MW compares systems at equal power; per GPU at equal "
                                                  "GPU count.") or "per_mw"
         calibration = calibration_control()
         present = st.toggle("Presentation mode", value=False, key="present", bind="query-params",
                             help="Hides the controls, enlarges text and fits the chart and key figures to the "
                                  "screen (1280x720 and up). A picker and an exit stay on the page.")
+    for key, value, default in (("systems", list(systems), default_systems), ("model", model, "deepseek-r1"),
+                                ("precision", precision, AUTO), ("workload", workload, "reasoning"),
+                                ("serving", serving, "best"), ("price_curve", curve, "tiered"),
+                                ("cost_basis", basis, "tier"), ("tier", tier, "hyperscaler"),
+                                ("power_basis", power_basis, "catalog"), ("y_metric", y_metric, "per_mw")):
+        publish_param(key, value, default)
     try:
         econ = economics_options(price_curve=curve, input_usd_per_m=price_in or None,
                                  output_usd_per_m=price_out or None, utilisation=util, cost_basis=basis,
