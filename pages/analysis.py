@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 import factory_model as fm
-from factory_model.economics import HOURS_PER_YEAR, cost_per_gpu_hour, load_prices
+from factory_model.economics import cost_per_gpu_hour, load_prices
 from factory_model.power import resolve_power
 
 
@@ -98,31 +98,31 @@ def assumptions(catalog: fm.Catalog, systems, model: str, economics: fm.Economic
     else:
         rows.append(("Token price", "none", "no list price for this model: revenue not computed"))
     rows.append(("Price vs speed", economics.price_curve,
-                 "tiers: batch 0.5x, priority 2x ≥ 80 tok/s/user, fast 6x ≥ 200 (data/prices.yaml)"))
+                 "batch 0.5x, priority 2x ≥ 80 tok/s/user, fast 6x ≥ 200 (data/prices.yaml)"))
     rows.append(("Utilisation (share of hours sold)", f"{economics.utilisation:.0%}",
-                 "assumption (data/economics.yaml): demand, maintenance, daily load"))
-    rows.append(("Demand cap (facility output tokens/s)",
-                 f"{economics.demand_cap_output_tokens_per_s:,.0f}" if economics.demand_cap_output_tokens_per_s
-                 else "none", "user setting"))
-    rows.append(("Token price decline per year", f"{economics.price_decline_per_year:.0%}", "user setting"))
+                 "assumption (data/economics.yaml)"))
+    rows.append(("Demand cap (output tokens/s); price decline per year",
+                 (f"{economics.demand_cap_output_tokens_per_s:,.0f}" if economics.demand_cap_output_tokens_per_s
+                  else "none") + f"; {economics.price_decline_per_year:.0%}", "user settings"))
     rows.append(("Power envelope", f"{mw:g} MW all-in", "user setting"))
     for system_id in systems:
         s = catalog.system(system_id)
         power = resolve_power(s, mw, pue=pue, kw_per_gpu=kw_per_gpu)
-        rows.append((f"{s.name}: all-in kW per GPU", f"{power.kw_per_gpu:.2f}",
-                     cite(s.sources.get("all_in_power_kw_per_gpu", "")) if pue is None and kw_per_gpu is None
-                     else power.basis))
+        kw_source = cite(s.sources.get("all_in_power_kw_per_gpu", "")) if pue is None and kw_per_gpu is None \
+            else power.basis
         if economics.cost_basis == "tier":
             hour = economics.gpu_hour_usd if economics.gpu_hour_usd is not None \
                 else s.gpu_hour_usd[economics.gpu_hour_tier]
-            rows.append((f"{s.name}: $/GPU-hour ({economics.gpu_hour_tier})", f"${hour:.2f}",
-                         "given by the user" if economics.gpu_hour_usd is not None
-                         else cite(s.sources.get(f"gpu_hour_usd.{economics.gpu_hour_tier}", ""))))
+            cost, cost_name = f"${hour:.2f}", f"$/GPU-h {economics.gpu_hour_tier}"
+            cost_source = "given by the user" if economics.gpu_hour_usd is not None \
+                else cite(s.sources.get(f"gpu_hour_usd.{economics.gpu_hour_tier}", ""))
         else:
-            rows.append((f"{s.name}: capex per GPU", f"${s.capex_usd_per_gpu:,.0f}",
-                         cite(s.sources.get("capex_usd_per_gpu", ""))))
+            cost, cost_name = f"${s.capex_usd_per_gpu:,.0f}", "capex per GPU"
+            cost_source = cite(s.sources.get("capex_usd_per_gpu", ""))
+        sources = kw_source if kw_source == cost_source else f"{kw_source}; {cost_source}"
+        rows.append((f"{s.name.split(' (')[0]}: kW per GPU (all-in); {cost_name}",
+                     f"{power.kw_per_gpu:.2f} kW; {cost}", sources))
     if economics.cost_basis != "tier":
         rows.append(("Electricity", f"${economics.electricity_usd_per_kwh:.3f}/kWh", "data/economics.yaml"))
         rows.append(("Depreciation life", f"{economics.depreciation_years:g} years", "data/economics.yaml"))
-    rows.append(("Hours per year", f"{HOURS_PER_YEAR:,.0f}", "8,760"))
     return rows

@@ -105,6 +105,7 @@ class DeckContent:
     sensitivity_title: str = ""
     sensitivity: pd.DataFrame | None = None        # columns factor, low, high (profit USD per MW-hour)
     assumptions: list[tuple[str, str, str]] = field(default_factory=list)
+    source_addresses: dict[str, str] = field(default_factory=dict)  # key in the assumptions -> address
     x_log: bool = True
 
 
@@ -172,11 +173,15 @@ def _xy_chart(slide, series: list[Series], x_title: str, y_title: str, *, x_log:
     chart.font.size = Pt(12)
     chart.has_title = False
     chart.has_legend = True
-    chart.legend.position = XL_LEGEND_POSITION.BOTTOM
+    chart.legend.position = XL_LEGEND_POSITION.TOP
     chart.legend.include_in_layout = True
     chart.legend.font.size = Pt(12)
     _axis_title(chart.category_axis, x_title)
     _axis_title(chart.value_axis, y_title)
+    chart.value_axis.tick_labels.number_format = "#,##0"
+    chart.value_axis.tick_labels.number_format_is_linked = False
+    chart.category_axis.tick_labels.number_format = "#,##0"
+    chart.category_axis.tick_labels.number_format_is_linked = False
     if x_log:  # python-pptx has no log-axis API; the schema's c:logBase (first child of c:scaling) does it
         ns = "{http://schemas.openxmlformats.org/drawingml/2006/chart}"
         scaling = chart.category_axis._element.find(f"{ns}scaling")
@@ -237,12 +242,10 @@ def board_deck(content: DeckContent) -> bytes:
 
     slide = _slide(prs, content.key_figures_title, note=False)
     figures = content.key_figures
-    n = len(figures.columns)
-    widths = [12.3 / n] * n
-    if "Deployment at the target" in figures.columns:
-        wide = list(figures.columns).index("Deployment at the target")
-        widths = [(12.3 - 2.6) / (n - 1)] * n
-        widths[wide] = 2.6
+    wide = {"System": 2.0, "Deployment at the target": 2.4, "Note": 1.6}
+    rest = (12.3 - sum(w for c, w in wide.items() if c in figures.columns)) / \
+        max(1, sum(1 for c in figures.columns if c not in wide))
+    widths = [wide.get(c, rest) for c in figures.columns]
     _table(slide, figures, 0.5, 1.2, 12.3, 0.55 if len(figures) < 6 else 0.42, 12, widths)
     _text(slide, content.key_figures_note + "\n" + NOTE, 0.5, 5.6, 12.3, 1.3, 12, colour="#444444")
 
@@ -294,9 +297,12 @@ def board_deck(content: DeckContent) -> bytes:
 
     slide = _slide(prs, "Assumptions and sources", note=False)
     rows = pd.DataFrame(content.assumptions, columns=["Assumption", "Value", "Source"])
-    size = 12 if len(rows) <= 14 else 10
-    row_h = min(0.38, 5.6 / (len(rows) + 1))
-    _table(slide, rows, 0.5, 1.15, 12.3, row_h, size, [3.8, 1.9, 6.6])
+    size = 12 if len(rows) <= 10 else 11
+    row_h = min(0.34, 4.6 / (len(rows) + 1))
+    _table(slide, rows, 0.5, 1.05, 12.3, row_h, size, [4.2, 1.8, 6.3])
+    if content.source_addresses:
+        _text(slide, "Sources: " + "; ".join(f"{k} = {v}" for k, v in content.source_addresses.items()),
+              0.5, 6.15, 12.3, 0.8, 10, colour="#444444")
     _text(slide, NOTE, 0.5, 6.95, 12.3, 0.4, 12, colour="#666666")
 
     out = io.BytesIO()

@@ -25,7 +25,7 @@ COLUMNS = {  # column -> (header for people, formatter)
     "profit_usd_per_year": ("Profit / year", usd),
     "cost_per_m_output_tokens_usd": ("Cost per 1M output tokens", lambda v: usd(v, 3)),
     "cost_per_m_total_tokens_usd": ("Cost per 1M total tokens", lambda v: usd(v, 3)),
-    "gpus": ("GPUs", lambda v: human(v)),
+    "gpus": ("GPUs", lambda v: f"{int(v):,}"),
     "racks": ("Racks", lambda v: f"{int(v):,}" if np.isfinite(v) else "—"),
     "deployment": ("Deployment at the target", str),
     "flag": ("Note", str),

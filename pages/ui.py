@@ -814,6 +814,9 @@ def deck_content(sc: Scenario, frames: dict[str, pd.DataFrame], at: float):
             revenue_series.append(exports.Series(name, list(frame["tokens_per_s_per_user"]),
                                                  list(frame["revenue_usd_per_mw_hour"]), colour(system)))
     table = board.at_target(frames, at, names)
+    figures = board.for_people(table)
+    figures["System"] = [f"{n} · {p}" for n, p in zip(figures["System"], figures["Precision"])]
+    figures = figures.drop(columns=["Precision", "Tokens/s per user"])
     breakdown = analysis.cost_breakdown(cat, [s for s in frames], sc.mw, sc.pue, sc.kw_per_gpu, sc.economics, names)
     sens, sens_title = None, ""
     for system, frame in frames.items():
@@ -825,16 +828,21 @@ def deck_content(sc: Scenario, frames: dict[str, pd.DataFrame], at: float):
             sens_title = (f"Profit sensitivity: {names[system]} at its sweet spot "
                           f"({point['tokens_per_s_per_user'].iloc[0]:.0f} tok/s/user, base {usd(base)}/MW-h)")
             break
+    rows = analysis.assumptions(cat, list(frames), sc.model, sc.economics, mw=sc.mw, pue=sc.pue,
+                                kw_per_gpu=sc.kw_per_gpu)
+    from .style import _KEY, source_addresses
+
+    known = source_addresses()
+    addresses = {k: known[k] for row in rows for k in _KEY.findall(row[2]) if k in known}
     return exports.DeckContent(
         title=f"AI factory: {cat.models[sc.model].name} at {sc.mw:g} MW",
         subtitle=sc.describe(),
         key_figures_title=f"Key figures at {at:g} tokens/s per user, {sc.mw:g} MW",
-        key_figures=board.for_people(table),
+        key_figures=figures,
         key_figures_note=describe_revenue(sc.economics, sc.model),
         frontier=frontier_series, frontier_y_title=y_title(sc), revenue=revenue_series,
         cost_breakdown=breakdown, sensitivity_title=sens_title, sensitivity=sens,
-        assumptions=analysis.assumptions(cat, list(frames), sc.model, sc.economics, mw=sc.mw, pue=sc.pue,
-                                         kw_per_gpu=sc.kw_per_gpu, cite=cite),
+        assumptions=rows, source_addresses=addresses,
         x_log=sc.x_log)
 
 

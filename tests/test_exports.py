@@ -124,11 +124,16 @@ def test_assumptions_slide_has_numbers_and_sources(deck):
     table = next(sh.table for sh in slide.shapes if sh.has_table)
     cells = {r.cells[0].text: (r.cells[1].text, r.cells[2].text) for r in list(table.rows)[1:]}
     value, source = cells["Token list price (input / output, USD per 1M)"]
-    assert value == "$0.55 / $2.19" and "api-docs.deepseek.com" in source
+    assert value == "$0.55 / $2.19" and "DS-PRICE" in source
+    text = " ".join(sh.text_frame.text for sh in slide.shapes if sh.has_text_frame)
+    assert "DS-PRICE = https://api-docs.deepseek.com" in text  # every cited key resolved to its address
     assert cells["Utilisation (share of hours sold)"][0] == "70%"
-    kw = [v for k, v in cells.items() if k.endswith("all-in kW per GPU")]
-    assert len(kw) == len(SYSTEMS) and all(float(v) > 0 and s for v, s in kw)
-    assert any(k.endswith("$/GPU-hour (hyperscaler)") and v.startswith("$") for k, (v, _) in cells.items())
+    per_system = [(k, v, src) for k, (v, src) in cells.items() if "kW per GPU (all-in)" in k]
+    assert len(per_system) == len(SYSTEMS)
+    for name, value, source in per_system:
+        kw, hour = value.split("; ")
+        assert float(kw.split()[0]) > 0 and hour.startswith("$") and "$/GPU-h hyperscaler" in name
+        assert "IX-TCO" in source
 
 
 @pytest.mark.skipif(not shutil.which("chromium") and not IN_CI, reason="no chromium on this machine (CI installs it)")
