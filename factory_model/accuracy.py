@@ -114,17 +114,18 @@ def _transfers() -> dict:
         return {}
 
 
-def badge(system: System) -> str:
-    """Provenance of a system's modelled curve, in words."""
+def badge(system: System, name_of=None) -> str:
+    """Provenance of a system's modelled curve, in words (``name_of``: id -> display name of a sibling)."""
+    name_of = name_of or (lambda system_id: system_id)
     parts = []
     base = system.calibration_system or system.id
     if system.user_defined:
-        parts.append(f"user-defined (efficiency factors of {base})")
+        parts.append(f"user-defined (efficiency factors of {name_of(base)})")
     if base in _measured_systems():
         parts.append("calibrated on measurements of this system" if not system.user_defined
-                     else f"{base} calibrated on its measurements")
+                     else f"{name_of(base)} calibrated on its measurements")
     elif base in _transfers():
-        parts.append(f"transferred from {_transfers()[base][0]}")
+        parts.append(f"transferred from {name_of(_transfers()[base][0])}")
     else:
         parts.append("not calibrated (sourced priors only)")
     if system.preliminary:

@@ -58,7 +58,8 @@ if not sc.present:
         if not len(frame):
             continue
         column = ui.y_column(sc)
-        col.metric(f"{ui.label(system)} · max output {metric}", ui.human(frame[column].max()))
+        col.markdown(f"**{ui.label(system)}**")
+        col.metric(f"Max output {metric}", ui.human(frame[column].max()))
         col.metric("max tokens/s per user", f"{frame['tokens_per_s_per_user'].max():,.0f}")
         col.caption(f"{sc.mw:g} MW = {frame.attrs['racks']:,} racks · {frame.attrs['factory_gpus']:,} GPUs at "
                     f"{frame.attrs['kw_per_gpu']:.2f} kW/GPU")

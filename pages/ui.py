@@ -763,7 +763,7 @@ def curve_context(sc: Scenario, frames: dict[str, pd.DataFrame], y: str | None =
             continue
         s = cat.systems[system]
         precision = frame["precision"].iloc[0]
-        badge = accuracy.badge(s)
+        badge = accuracy.badge(s, label)
         out["badges"][system] = badge
         band = accuracy.curve_band(system, sc.model, precision,
                                    calibration_system=s.calibration_system or None)

@@ -48,7 +48,7 @@ def page_screenshot() -> None:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM,
                                         args=["--headless", "--no-sandbox", "--disable-gpu"])
-            for name, query, size in (("frontier-page", QUERY, (1600, 1000)),
+            for name, query, size in (("frontier-page", QUERY, (1600, 1500)),
                                       ("frontier-presentation", QUERY + "&present=true", (1280, 720))):
                 page = browser.new_page(viewport={"width": size[0], "height": size[1]})
                 page.goto(url + "/" + query)
@@ -56,7 +56,7 @@ def page_screenshot() -> None:
                 page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(
                     state="attached", timeout=120_000)
                 time.sleep(2)
-                page.screenshot(path=str(DOCS / f"{name}.png"), full_page=name == "frontier-page")
+                page.screenshot(path=str(DOCS / f"{name}.png"), full_page=False)
                 print(f"wrote docs/{name}.png")
                 page.close()
             browser.close()
