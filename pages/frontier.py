@@ -22,6 +22,14 @@ target = holder.slider("Target interactivity (tokens/s per user)", 5.0, 500.0, 5
                    help="The speed each user sees (output tokens/s after the first token). The table below and "
                         "the readout give every system's figures at this speed.")
 st.markdown(f"**{ui.ratio_readout(frames, target, ui.y_column(sc))}**")
+if not sc.present:
+    claim = ui.matching_claim(sc)
+    if claim:
+        from pages.style import cite_seed
+
+        st.caption(f"Seed claim matching this view — “{claim['claim']}” ({cite_seed(claim['source'])}): claimed "
+                   f"{claim['claimed_value']:,.4g} {claim['unit']}; the model says {claim['model_value']:,.3g} "
+                   f"({claim['verdict']}), assuming {claim['assumptions']}. All claims: Claims & validation page.")
 
 context = ui.curve_context(sc, frames)
 fig = charts.frontier_figure(frames, ui.y_column(sc), ui.y_title(sc), x_log=sc.x_log, target=target,

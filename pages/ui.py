@@ -850,3 +850,30 @@ def deck_bytes(sc: Scenario, frames: dict[str, pd.DataFrame], at: float) -> byte
     from . import exports
 
     return exports.board_deck(deck_content(sc, frames, at))
+
+
+@st.cache_data(show_spinner="Evaluating the seed claims…")
+def claims_evaluated() -> pd.DataFrame:
+    from factory_model.claims import evaluate_claims
+
+    return evaluate_claims()
+
+
+def matching_claim(sc: Scenario) -> dict | None:
+    """The seed claim whose scenario(s) this view shows: same model, every system of the claim chosen, same
+    ISL/OSL preferred. Returns the evaluated row (claim, claimed and model values, verdict, assumptions)."""
+    from factory_model.claims import load_claims
+
+    best, best_score = None, -1
+    for claim_id, c in load_claims().items():
+        sides = [c[k] for k in ("base", "new") if k in c]
+        if not sides or not all(s.get("model") == sc.model and s.get("system") in sc.systems for s in sides):
+            continue
+        score = sum(int(s.get("isl") == sc.isl and s.get("osl") == sc.osl) for s in sides) * 2 + len(sides)
+        if score > best_score:
+            best, best_score = claim_id, score
+    if best is None:
+        return None
+    table = claims_evaluated()
+    rows = table[table["id"] == best]
+    return rows.iloc[0].to_dict() if len(rows) else None
