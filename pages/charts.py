@@ -53,10 +53,12 @@ def _log_ticks(fig: go.Figure, axis: str) -> None:
 def footnote(fig: go.Figure, text: str) -> go.Figure:
     """A copy of ``fig`` with a source/assumptions footnote under the plot (for PNG/SVG exports)."""
     out = go.Figure(fig)
-    bottom = max(int(out.layout.margin.b or 80), 150)
-    out.update_layout(margin={"b": bottom})
+    lines = text.count("<br>") + 1
+    block = lines * 15 + 6
+    bottom = int(out.layout.margin.b or 80) + block + 45
+    out.update_layout(margin={"b": bottom}, legend={"y": -0.12})
     out.add_annotation(text=text, xref="paper", yref="paper", x=0, y=0, xanchor="left", yanchor="top",
-                       yshift=-bottom + 28, showarrow=False, align="left", font={"size": 11, "color": "#555"})
+                       yshift=-(bottom - block - 8), showarrow=False, align="left", font={"size": 11, "color": "#555"})
     return out
 
 
