@@ -28,9 +28,13 @@ st.caption("Each claim is evaluated under the assumptions beside it (the seeds r
 claims = claims_table().copy()
 claims["source"] = [cite_seed(v) for v in claims["source"]]
 st.dataframe(claims, hide_index=True, width="stretch",
-             column_config={"claimed_value": st.column_config.NumberColumn(format="%.4g"),
-                            "model_value": st.column_config.NumberColumn(format="%.4g"),
-                            "assumptions": st.column_config.TextColumn(width="large")})
+             column_config={"id": None, "claim": st.column_config.TextColumn("Claim", width="large"),
+                            "claimed_value": st.column_config.NumberColumn("Claimed", format="compact"),
+                            "model_value": st.column_config.NumberColumn("Model", format="compact"),
+                            "unit": st.column_config.TextColumn("Unit"),
+                            "verdict": st.column_config.TextColumn("Verdict"),
+                            "assumptions": st.column_config.TextColumn("Model's assumptions", width="large"),
+                            "source": st.column_config.TextColumn("Source (title, address)", width="medium")})
 st.download_button("Claims (CSV)", claims.to_csv(index=False), file_name="claims.csv", mime="text/csv",
                    on_click="ignore", key="claims_csv")
 
