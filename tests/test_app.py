@@ -495,3 +495,33 @@ def test_tco_breakdown_and_tornado_have_marks():
     tornado = figures(at)[1]
     assert tornado["layout"]["yaxis"]["type"] == "category"
     assert len(tornado["data"][0]["y"]) >= 3 and all(abs(v) > 0 for v in _decode(tornado["data"][0]["x"]))
+
+
+def test_presentation_picker_and_exit():
+    at = app(present="true", systems=["h200-sxm", "b200-sxm"])
+    assert at.button(key="present_exit")
+    at.selectbox(key="present_model").set_value("llama-3.1-70b").run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.selectbox(key="model").value == "llama-3.1-70b"
+    assert "Llama 3.1 70B" in figures(at)[0]["layout"]["title"]["text"]
+    at.multiselect(key="present_systems").set_value(["gb200-nvl72"]).run()
+    assert at.multiselect(key="systems").value == ["gb200-nvl72"]
+    at.button(key="present_exit").click().run()
+    assert at.toggle(key="present").value is False
+    assert not any("display: none" in h.proto.body for h in at.get("html"))
+
+
+def test_frontier_draws_bands_badges_and_measured_points(monkeypatch):
+    from factory_model import accuracy
+
+    monkeypatch.setattr(accuracy, "OUT_OF_SAMPLE_PATH", Path(__file__).parent / "fixtures" / "out_of_sample.csv")
+    at = app(systems=["h200-sxm", "gb200-nvl72"], model="deepseek-r1", workload="reasoning", precision="fp8")
+    fig = figures(at)[0]
+    names = [t["name"] for t in fig["data"]]
+    assert "NVIDIA H200 SXM · FP8 uncertainty band" in names  # the fixture's ±20 % row
+    assert not any(n.startswith("NVIDIA GB200 NVL72") and "band" in n for n in names)
+    measured = next(t for t in fig["data"] if t["name"] == "NVIDIA H200 SXM measured")
+    assert len(_decode(measured["x"])) > 10 and "measured" in measured["hovertemplate"]
+    notes = " ".join(c.value for c in at.caption)
+    assert "calibrated on measurements of this system" in notes and "±20 %" in notes
+    assert "transferred from NVIDIA B200" in notes and "no out-of-sample figure yet" in notes
