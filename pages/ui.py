@@ -8,7 +8,6 @@ validation are dropped with a visible notice before the widgets read them.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +20,7 @@ from factory_model.economics import PRICE_CURVES, options as economics_options
 from factory_model.errors import FactoryModelError
 from factory_model.pareto import value_at
 
-from .style import EXTRA_COLOURS, PALETTE, colour, cite, human, usd  # noqa: F401 - re-exported for pages
+from .style import cite, colour, human, usd
 
 AUTO = "auto"
 CUSTOM_WORKLOAD = "custom"
