@@ -16,13 +16,13 @@ def _layout(fig: go.Figure, title: str, x_title: str, y_title: str, *, x_log: bo
             present: bool = False, y_log: bool = False, x_type: str | None = None,
             y_type: str | None = None) -> go.Figure:
     """Common layout: title left (the toolbar sits top right, clear of it), legend below, 1-2-5 log ticks."""
-    base = 20 if present else 14
+    base = 16 if present else 14
     fig.update_layout(
         title={"text": title, "font": {"size": base + 4}, "x": 0.0, "xanchor": "left", "xref": "paper",
                "y": 0.98, "yanchor": "top", "yref": "container"},
         template="plotly_white", font={"family": FONT, "size": base},
         legend={"orientation": "h", "y": -0.16, "yanchor": "top", "x": 0, "font": {"size": base - 2}},
-        margin={"l": 80, "r": 30, "t": 80, "b": 80}, hovermode="closest", height=560 if present else 520,
+        margin={"l": 80, "r": 30, "t": 80, "b": 80}, hovermode="closest", height=480 if present else 520,
     )
     fig.update_xaxes(title_text=x_title, type=x_type or ("log" if x_log else "linear"), showgrid=True,
                      zeroline=False)
