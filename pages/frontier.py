@@ -46,9 +46,12 @@ if not sc.present:
 
 table = board.at_target(frames, target, context["labels"])
 people = board.for_people(table)
+if not table["clamped"].any():  # every system serves the target itself: the speed column would repeat it
+    people = people.drop(columns=["Tokens/s per user"])
 if sc.present:
     st.markdown(f"**Key figures at {target:g} tokens/s per user, {sc.mw:g} MW**")
-    people = people.drop(columns=["Profit / year", "Cost per 1M total tokens", "Deployment at the target", "Racks"])
+    people = people.drop(columns=["Profit / year", "Cost per 1M total tokens", "Deployment at the target", "Racks"],
+                         errors="ignore")
 else:
     st.subheader(f"At {target:g} tokens/s per user, {sc.mw:g} MW")
 st.dataframe(people, hide_index=True, width="stretch", key="at_target_table")
