@@ -37,8 +37,10 @@ fig = charts.frontier_figure(frames, ui.y_column(sc), ui.y_title(sc), x_log=sc.x
                              measured=context["measured"], badges=context["badges"],
                              title=f"{model_name}, {sc.isl:,} in / {sc.osl:,} out tokens: throughput vs interactivity")
 if sc.present:  # chart and key figures fit 1280x720 without scrolling
-    fig.update_layout(height=325, margin={"t": 40, "b": 30, "l": 70}, title={"font": {"size": 18}}, font={"size": 14},
-                      legend={"y": -0.2, "font": {"size": 13}})
+    fig.update_layout(height=325, margin={"t": 40, "b": 40, "l": 70}, title={"font": {"size": 18}}, font={"size": 13},
+                      legend={"y": -0.3, "font": {"size": 12}})
+    fig.update_xaxes(title_font={"size": 14}, title_standoff=4)
+    fig.update_yaxes(title_font={"size": 14})
 st.plotly_chart(fig, theme=None, key="frontier_chart", config={"displaylogo": False})
 if not sc.present:
     st.caption("Curves are modelled; ◇ are measurements; shading is the out-of-sample error band.  \n"
