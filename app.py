@@ -14,7 +14,7 @@ st.set_page_config(page_title="AI Factory Frontier", page_icon="⚡", layout="wi
 
 PAGES = {  # file name -> page
     "frontier.py": st.Page("pages/frontier.py", title="Frontier", icon=":material/show_chart:", default=True,
-                           url_path="frontier"),
+                           url_path="home"),
     "revenue.py": st.Page("pages/revenue.py", title="Revenue", icon=":material/payments:", url_path="revenue"),
     "compare.py": st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", url_path="compare"),
     "tco.py": st.Page("pages/tco.py", title="TCO", icon=":material/savings:", url_path="tco"),
@@ -29,8 +29,13 @@ PAGES = {  # file name -> page
 
 # url_path = file stem, so a page first opened by Streamlit's legacy pages/ router keeps its identity when
 # pages/ui.py reruns it through this file (see ui.require_app)
-navigation = st.navigation(list(PAGES.values()), position="top")
+# the default page is served at "/"; the same page is also served at /frontier (hidden from the menu), so a link
+# to /frontier opens it rather than "Page not found"
+ALIASES = [st.Page("pages/frontier.py", title="Frontier", icon=":material/show_chart:", url_path="frontier",
+                   visibility="hidden")]
+navigation = st.navigation(list(PAGES.values()) + ALIASES, position="top")
 ui.check_query_params()
+ui.apply_presentation_requests()
 st.session_state["_scenario"] = ui.sidebar()
 ui.presentation_css(st.session_state["_scenario"].present)
 if st.session_state.get("url_notice"):

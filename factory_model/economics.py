@@ -17,6 +17,11 @@ Per GPU and hour (u = utilisation, the share of hours sold at that operating poi
     cost per 1M output tokens = cost / (output tokens/s/GPU · u · 3600) · 1e6  (total basis: total tokens/s;
     input basis: input tokens/s — each basis charges the whole cost to that kind of token)
 
+Demand and price assumptions (both off by default): ``demand_cap_output_tokens_per_s`` caps the output tokens/s
+the whole facility can sell, so the utilisation actually sold is min(u, cap / (output tokens/s/GPU · GPUs)) and
+revenue and cost per token use that; ``price_decline_per_year`` d lowers token prices every year, and prices
+(hence revenue) are the average over the depreciation life L: (1 − (1 − d)^L) / (−L · ln(1 − d)).
+
 Per MW multiply by GPUs per MW (power.py). profit = revenue − cost; ROI = profit / cost; payback = capex /
 (annual revenue − annual operating cost), operating cost = cost − capex / years; revenue_per_capex = revenue
 over the depreciation life / capex (the "$5M → $75M" framing).
@@ -111,6 +116,16 @@ class EconomicsOptions:
     electricity_usd_per_kwh: float = 0.08
     depreciation_years: float = 4.0
     facility_and_operations_fraction_of_capex_per_year: float = 0.05
+    demand_cap_output_tokens_per_s: float | None = None  # facility-wide output tokens/s the market buys
+    price_decline_per_year: float = 0.0                   # share by which token prices fall each year
+
+    @property
+    def life_price_factor(self) -> float:
+        """Average price over the depreciation life relative to today's, under ``price_decline_per_year``."""
+        d, life = self.price_decline_per_year, self.depreciation_years
+        if not d:
+            return 1.0
+        return float((1.0 - (1.0 - d) ** life) / (-life * math.log(1.0 - d)))
 
     def validated(self) -> "EconomicsOptions":
         if self.price_curve not in PRICE_CURVES:
@@ -127,6 +142,11 @@ class EconomicsOptions:
                 raise FactoryModelError(f"{name} must not be negative, got {value!r}")
         if not 0 < self.utilisation <= 1:
             raise FactoryModelError(f"utilisation must lie in (0, 1], got {self.utilisation!r}")
+        if not 0 <= self.price_decline_per_year < 1:
+            raise FactoryModelError(f"price_decline_per_year must lie in [0, 1), got {self.price_decline_per_year!r}")
+        cap = self.demand_cap_output_tokens_per_s
+        if cap is not None and not (math.isfinite(cap) and cap > 0):
+            raise FactoryModelError(f"demand_cap_output_tokens_per_s must be positive, got {cap!r}")
         if not self.depreciation_years > 0:
             raise FactoryModelError(f"depreciation_years must be positive, got {self.depreciation_years!r}")
         return self
@@ -178,7 +198,7 @@ ECONOMICS_COLUMNS = [
     "price_input_usd_per_m", "price_output_usd_per_m", "revenue_usd_per_gpu_hour", "revenue_usd_per_mw_hour",
     "revenue_usd_per_year", "cost_usd_per_gpu_hour", "cost_usd_per_mw_hour", "cost_per_m_output_tokens_usd",
     "cost_per_m_total_tokens_usd", "cost_per_m_input_tokens_usd", "profit_usd_per_mw_hour", "profit_usd_per_year", "roi", "payback_years",
-    "revenue_per_capex",
+    "revenue_per_capex", "utilisation_sold",
 ]
 
 
@@ -193,10 +213,15 @@ def economics_columns(table, system: System, model_id: str, isl: float, osl: flo
         base_in = np.nan if base_in is None else base_in
         base_out = np.nan if base_out is None else base_out
     mult = prices.multiplier(opts.price_curve, np.asarray(table["tokens_per_s_per_user"], dtype=float))
+    mult = mult * opts.life_price_factor
     p_in, p_out = base_in * mult, base_out * mult
     out_tps = np.asarray(table["output_tokens_per_s_per_gpu"], dtype=float)
     total_tps = np.asarray(table["total_tokens_per_s_per_gpu"], dtype=float)
-    u = opts.utilisation
+    u = np.full_like(out_tps, opts.utilisation)
+    if opts.demand_cap_output_tokens_per_s is not None:  # the market buys at most this many tokens/s
+        gpus = power.gpus if power.gpus > 0 else power.mw * power.gpus_per_mw
+        with np.errstate(divide="ignore", invalid="ignore"):
+            u = np.minimum(u, opts.demand_cap_output_tokens_per_s / (out_tps * gpus))
     revenue_gpu_h = out_tps * u * 3600.0 * (p_out + p_in * isl / osl) / 1e6
     cost = cost_per_gpu_hour(system, power, opts)
     gpus_per_mw = power.gpus_per_mw
@@ -218,6 +243,31 @@ def economics_columns(table, system: System, model_id: str, isl: float, osl: flo
             "profit_usd_per_mw_hour": (revenue_gpu_h - cost["total"]) * gpus_per_mw,
             "profit_usd_per_year": (revenue_gpu_h - cost["total"]) * HOURS_PER_YEAR * power.gpus,
             "roi": (revenue_gpu_h - cost["total"]) / cost["total"],
-            "payback_years": np.where(margin_per_year > 0, cost["capex"] / margin_per_year, np.inf),
+            "payback_years": np.where(np.isnan(margin_per_year), np.nan,
+                                      np.where(margin_per_year > 0, cost["capex"] / margin_per_year, np.inf)),
             "revenue_per_capex": revenue_gpu_h * HOURS_PER_YEAR * opts.depreciation_years / cost["capex"],
+            "utilisation_sold": u,
         }
+
+
+def describe_revenue(opts: EconomicsOptions, model_id: str, prices: PriceBook | None = None) -> str:
+    """One plain sentence saying what a revenue figure assumes (price, speed curve, utilisation, demand, decline)."""
+    prices = prices or load_prices()
+    list_in, list_out = prices.list_prices.get(model_id, (None, None))
+    p_in = opts.input_usd_per_m if opts.input_usd_per_m is not None else list_in
+    p_out = opts.output_usd_per_m if opts.output_usd_per_m is not None else list_out
+    if p_in is None or p_out is None:
+        return (f"No revenue: {model_id} has no list price; give input and output prices per 1M tokens to see "
+                f"revenue (costs are shown without them).")
+    given = "given" if opts.output_usd_per_m is not None or opts.input_usd_per_m is not None else "list"
+    curve = {"flat": "at every speed",
+             "tiered": "scaled by speed tier (batch 0.5x below 20 tok/s/user, priority 2x from 80, fast 6x from 200)",
+             "fitted": "scaled by a power law of speed fitted to public speed/price pairs"}[opts.price_curve]
+    demand = (f"the market buys at most {opts.demand_cap_output_tokens_per_s:,.0f} output tokens/s for the whole "
+              f"facility" if opts.demand_cap_output_tokens_per_s else "every token produced in those hours finds a buyer "
+              "(no demand cap)")
+    decline = (f"prices fall {opts.price_decline_per_year:.0%} a year (revenue is the {opts.depreciation_years:g}-year "
+               f"average, {opts.life_price_factor:.0%} of today's)" if opts.price_decline_per_year
+               else "prices stay at today's level for the whole life")
+    return (f"Assumes tokens sell at the {given} price of ${p_out:.2f} per 1M output and ${p_in:.2f} per 1M input "
+            f"tokens, {curve}; {opts.utilisation:.0%} of hours sold; {demand}; {decline}.")

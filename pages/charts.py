@@ -9,22 +9,57 @@ import plotly.graph_objects as go
 
 from factory_model.calibration.server_metrics import output_token_rates
 
-from . import ui
-
-FONT = "Open Sans, Liberation Sans, Arial, sans-serif"
+from .style import FONT, colour, log_ticks
 
 
 def _layout(fig: go.Figure, title: str, x_title: str, y_title: str, *, x_log: bool = False,
-            present: bool = False, y_log: bool = False) -> go.Figure:
-    base = 20 if present else 14
+            present: bool = False, y_log: bool = False, x_type: str | None = None,
+            y_type: str | None = None) -> go.Figure:
+    """Common layout: title left (the toolbar sits top right, clear of it), legend below, 1-2-5 log ticks."""
+    base = 16 if present else 14
     fig.update_layout(
-        title={"text": title, "font": {"size": base + 6}}, template="plotly_white",
-        font={"family": FONT, "size": base}, legend={"orientation": "h", "y": -0.2, "x": 0},
-        margin={"l": 70, "r": 30, "t": 70, "b": 90}, hovermode="closest", height=620 if present else 520,
+        title={"text": title, "font": {"size": base + 4}, "x": 0.0, "xanchor": "left", "xref": "paper",
+               "y": 0.98, "yanchor": "top", "yref": "container"},
+        template="plotly_white", font={"family": FONT, "size": base},
+        legend={"orientation": "h", "y": -0.16, "yanchor": "top", "x": 0, "font": {"size": base - 2}},
+        margin={"l": 80, "r": 30, "t": 80, "b": 80}, hovermode="closest", height=480 if present else 520,
     )
-    fig.update_xaxes(title_text=x_title, type="log" if x_log else "linear", showgrid=True, zeroline=False)
-    fig.update_yaxes(title_text=y_title, type="log" if y_log else "linear", showgrid=True, rangemode="tozero")
+    fig.update_xaxes(title_text=x_title, type=x_type or ("log" if x_log else "linear"), showgrid=True,
+                     zeroline=False)
+    fig.update_yaxes(title_text=y_title, type=y_type or ("log" if y_log else "linear"), showgrid=True,
+                     rangemode="tozero" if not y_log else "normal")
+    if x_log:
+        _log_ticks(fig, "x")
+    if y_log:
+        _log_ticks(fig, "y")
     return fig
+
+
+def _log_ticks(fig: go.Figure, axis: str) -> None:
+    """Ticks at 1-2-5 of each decade the data span, labelled with full numbers (50, 2,000), not '5' or '2'."""
+    values = []
+    for trace in fig.data:
+        data = getattr(trace, axis, None)
+        if data is None:
+            continue
+        arr = np.asarray(data, dtype=float) if not isinstance(data, (str, bytes)) else np.array([])
+        values.extend(arr[np.isfinite(arr) & (arr > 0)].tolist())
+    if not values:
+        return
+    tickvals, ticktext = log_ticks(min(values), max(values))
+    getattr(fig, f"update_{axis}axes")(tickvals=tickvals, ticktext=ticktext)
+
+
+def footnote(fig: go.Figure, text: str) -> go.Figure:
+    """A copy of ``fig`` with a source/assumptions footnote under the plot (for PNG/SVG exports)."""
+    out = go.Figure(fig)
+    lines = text.count("<br>") + 1
+    block = lines * 15 + 6
+    bottom = int(out.layout.margin.b or 80) + block + 45
+    out.update_layout(margin={"b": bottom}, legend={"y": -0.12})
+    out.add_annotation(text=text, xref="paper", yref="paper", x=0, y=0, xanchor="left", yanchor="top",
+                       yshift=-(bottom - block - 8), showarrow=False, align="left", font={"size": 11, "color": "#555"})
+    return out
 
 
 def deployment(row: pd.Series) -> str:
@@ -49,21 +84,46 @@ def _hover(frame: pd.DataFrame) -> list[str]:
             for _, r in frame.iterrows()]
 
 
+def _name(system: str, labels: dict[str, str] | None) -> str:
+    return (labels or {}).get(system, system)
+
+
 def frontier_figure(frames: dict[str, pd.DataFrame], y: str, y_title: str, *, x_log: bool = True,
-                    target: float | None = None, present: bool = False, title: str | None = None) -> go.Figure:
+                    target: float | None = None, present: bool = False, title: str | None = None,
+                    labels: dict[str, str] | None = None, bands: dict | None = None,
+                    measured: dict[str, pd.DataFrame] | None = None, badges: dict[str, str] | None = None,
+                    ) -> go.Figure:
     """Throughput (per MW or per GPU) against tokens/s per user, one trace per system, with markers for max
-    throughput, max interactivity and max revenue."""
+    throughput, max interactivity and max revenue.
+
+    ``labels``: system id -> display name. ``bands``: system id -> (low factor, high factor, label) drawn as a
+    shaded band around the curve. ``measured``: system id -> measured points (columns tokens_per_s_per_user and
+    ``y``) drawn as open diamonds named "measured". ``badges``: system id -> provenance shown in the hover."""
     fig = go.Figure()
     for system, frame in frames.items():
         if not len(frame):
             continue
-        c = ui.colour(system)
-        name = ui.label(system) + f" · {frame['precision'].iloc[0].upper()}"
+        c = colour(system)
+        name = _name(system, labels) + f" · {frame['precision'].iloc[0].upper()}"
+        badge = (badges or {}).get(system, "")
+        band = (bands or {}).get(system)
+        if band:
+            low, high, band_label = band
+            x = frame["tokens_per_s_per_user"]
+            fig.add_trace(go.Scatter(x=x, y=frame[y] * high, mode="lines", line={"width": 0, "color": c,
+                                                                                  "shape": "hv"},
+                                     showlegend=False, legendgroup=system, hoverinfo="skip",
+                                     name=f"{name} band high"))
+            fig.add_trace(go.Scatter(x=x, y=frame[y] * low, mode="lines", line={"width": 0, "color": c, "shape": "hv"},
+                                     fill="tonexty", fillcolor=_rgba(c, 0.15), legendgroup=system,
+                                     showlegend=False, name=f"{name} uncertainty band",
+                                     hovertemplate=f"{band_label}<extra></extra>"))
         fig.add_trace(go.Scatter(
             x=frame["tokens_per_s_per_user"], y=frame[y], mode="lines+markers", name=name,
             line={"color": c, "width": 3, "shape": "hv"}, marker={"size": 6, "color": c},
             text=_hover(frame), legendgroup=system,
-            hovertemplate=f"<b>{name}</b><br>%{{x:.1f}} tok/s/user · %{{y:,.0f}}<br>%{{text}}<extra></extra>"))
+            hovertemplate=f"<b>{name}</b> (modelled{'; ' + badge if badge else ''})<br>%{{x:.1f}} tok/s/user · "
+                          f"%{{y:,.0f}}<br>%{{text}}<extra></extra>"))
         extremes = [(frame[y].idxmax(), "max throughput", "diamond"),
                     (frame["tokens_per_s_per_user"].idxmax(), "max interactivity", "triangle-right")]
         if "revenue_usd_per_mw_hour" in frame and np.isfinite(frame["revenue_usd_per_mw_hour"]).any():
@@ -75,34 +135,54 @@ def frontier_figure(frames: dict[str, pd.DataFrame], y: str, y_title: str, *, x_
                 marker={"symbol": symbol, "size": 16, "color": c, "line": {"color": "white", "width": 1.5}},
                 text=[f"{what}: {deployment(row)}"], name=f"{name} {what}",
                 hovertemplate=f"<b>{name} — {what}</b><br>%{{x:.1f}} tok/s/user · %{{y:,.0f}}<br>%{{text}}<extra></extra>"))
+        points = (measured or {}).get(system)
+        if points is not None and len(points):
+            source = str(points["source"].iloc[0]) if "source" in points else "measured"
+            fig.add_trace(go.Scatter(
+                x=points["tokens_per_s_per_user"], y=points[y], mode="markers", name=f"{_name(system, labels)} measured",
+                legendgroup=system, marker={"symbol": "diamond-open", "size": 10, "color": c, "line": {"width": 2}},
+                text=[f"{b}, TP{int(t)}, {int(g)} GPUs, concurrency {int(k)}" for b, t, g, k in
+                      zip(points["backend"], points["tp"], points["gpus"], points["concurrency"])]
+                if {"backend", "tp", "gpus", "concurrency"} <= set(points.columns) else None,
+                hovertemplate=f"<b>measured</b> {_name(system, labels)}: %{{text}}<br>%{{x:.1f}} tok/s/user · "
+                              f"%{{y:,.0f}}<br>{source}<extra></extra>"))
     if target:  # the line takes data coordinates; an annotation on a log axis takes log10 of them
         fig.add_vline(x=target, line={"dash": "dot", "color": "#555"})
         fig.add_annotation(x=float(np.log10(target)) if x_log else target, y=1.0, yref="paper", yanchor="bottom",
-                           text=f"{target:g} tok/s/user", showarrow=False)
+                           text=f"target {target:g} tok/s/user", showarrow=False)
     return _layout(fig, title or "Throughput vs interactivity (Pareto frontier)",
                    "Tokens/s per user (output, = 1 / TPOT)", y_title, x_log=x_log, present=present)
 
 
+def _rgba(hexcode: str, alpha: float) -> str:
+    h = hexcode.lstrip("#")
+    return f"rgba({int(h[0:2], 16)},{int(h[2:4], 16)},{int(h[4:6], 16)},{alpha})"
+
+
 def solid_dashed_figure(system: str, solid: pd.DataFrame, dashed: pd.DataFrame, *, title: str, x_log: bool = True,
-                        present: bool = False) -> go.Figure:
+                        present: bool = False, labels: dict[str, str] | None = None) -> go.Figure:
     """Two frontiers of one system (tokens/s per MW, all-in) on one chart: ``solid`` as usual, ``dashed`` dashed
     (FP8 vs NVFP4, aggregated vs disaggregated)."""
     fig = frontier_figure({system: solid}, "tokens_per_s_per_mw", "Output tokens/s per MW (all-in)", x_log=x_log,
-                          present=present, title=title)
+                          present=present, title=title, labels=labels)
     if len(dashed):
-        for trace in frontier_figure({system: dashed}, "tokens_per_s_per_mw", "", x_log=x_log).data:
+        for trace in frontier_figure({system: dashed}, "tokens_per_s_per_mw", "", x_log=x_log, labels=labels).data:
             trace.line.dash = "dash"
+            trace.name = f"{trace.name} (dashed)"
             fig.add_trace(trace)
+    if x_log:
+        _log_ticks(fig, "x")
     return fig
 
 
-def money_figure(frames: dict[str, pd.DataFrame], *, x_log: bool = True, present: bool = False) -> go.Figure:
+def money_figure(frames: dict[str, pd.DataFrame], *, x_log: bool = True, present: bool = False,
+                 labels: dict[str, str] | None = None) -> go.Figure:
     """Revenue, cost and profit per MW-hour along each frontier."""
     fig = go.Figure()
     for system, frame in frames.items():
-        if not len(frame):
+        if not len(frame) or not np.isfinite(frame["revenue_usd_per_mw_hour"]).any():
             continue
-        c, name = ui.colour(system), ui.label(system)
+        c, name = colour(system), _name(system, labels)
         x = frame["tokens_per_s_per_user"]
         fig.add_trace(go.Scatter(x=x, y=frame["revenue_usd_per_mw_hour"], name=f"{name} revenue", mode="lines+markers",
                                  line={"color": c, "width": 3}, legendgroup=system, text=_hover(frame),
@@ -121,70 +201,86 @@ def money_figure(frames: dict[str, pd.DataFrame], *, x_log: bool = True, present
                                                f"$%{{y:,.0f}}/MW-h<extra></extra>"))
     fig = _layout(fig, "Revenue, cost and profit per MW-hour", "Tokens/s per user (output)",
                   "USD per MW-hour (all-in power)", x_log=x_log, present=present)
-    fig.update_yaxes(rangemode="normal")
+    fig.update_yaxes(rangemode="normal", tickprefix="$", separatethousands=True)
     return fig
 
 
 def cost_figure(frames: dict[str, pd.DataFrame], basis: str, *, x_log: bool = True,
-                present: bool = False) -> go.Figure:
+                present: bool = False, labels: dict[str, str] | None = None) -> go.Figure:
     column = "cost_per_m_output_tokens_usd" if basis == "output" else "cost_per_m_total_tokens_usd"
     fig = go.Figure()
     for system, frame in frames.items():
         if not len(frame):
             continue
-        c, name = ui.colour(system), ui.label(system)
+        c, name = colour(system), _name(system, labels)
         fig.add_trace(go.Scatter(x=frame["tokens_per_s_per_user"], y=frame[column], name=name, mode="lines+markers",
                                  line={"color": c, "width": 3}, text=_hover(frame),
                                  hovertemplate="%{x:.1f} tok/s/user · $%{y:.3f} per 1M<br>%{text}<extra></extra>"))
     basis_text = "output tokens" if basis == "output" else "total (input + output) tokens"
-    return _layout(fig, f"Cost per million {basis_text}", "Tokens/s per user (output)",
-                   f"USD per 1M {basis_text}", x_log=x_log, y_log=True, present=present)
+    fig = _layout(fig, f"Cost per million {basis_text}", "Tokens/s per user (output)",
+                  f"USD per 1M {basis_text}", x_log=x_log, y_log=True, present=present)
+    if fig.layout.yaxis.ticktext:
+        fig.update_yaxes(ticktext=[f"${t}" for t in fig.layout.yaxis.ticktext])
+    return fig
 
 
 def breakdown_figure(table: pd.DataFrame, *, present: bool = False) -> go.Figure:
-    """Stacked cost per GPU-hour: depreciation (capex), energy, facility/other."""
+    """Stacked cost per GPU-hour by system (a categorical axis): depreciation (capex), energy, facility/other."""
     fig = go.Figure()
     parts = [("depreciation", "Capex (depreciation)", "#1e88e5"), ("energy", "Energy", "#f9a825"),
              ("other", "Facility, operations, margin", "#8d6e63")]
     for column, name, c in parts:
-        fig.add_trace(go.Bar(x=table["label"], y=table[column], name=name, marker_color=c,
+        fig.add_trace(go.Bar(x=list(table["label"]), y=list(table[column]), name=name, marker_color=c,
                              hovertemplate="%{x}: $%{y:.2f} per GPU-hour<extra>" + name + "</extra>"))
     fig.update_layout(barmode="stack")
-    return _layout(fig, "Cost per GPU-hour", "System", "USD per GPU-hour", present=present)
+    fig = _layout(fig, "Cost per GPU-hour", "System", "USD per GPU-hour", present=present, x_type="category")
+    fig.update_yaxes(tickprefix="$")
+    return fig
 
 
-def ratio_figure(table: pd.DataFrame, base: str, *, present: bool = False) -> go.Figure:
+def ratio_figure(table: pd.DataFrame, base: str, *, present: bool = False,
+                 labels: dict[str, str] | None = None) -> go.Figure:
     fig = go.Figure()
     for column in [c for c in table.columns if c.endswith(f"_vs_{base}")]:
         system = column.split("_vs_")[0]
-        fig.add_trace(go.Bar(x=[str(v) for v in table["tokens_per_s_per_user"]], y=table[column], name=ui.label(system),
-                             marker_color=ui.colour(system),
-                             hovertemplate="%{x} tok/s/user: %{y:.1f}x<extra>" + ui.label(system) + "</extra>"))
+        fig.add_trace(go.Bar(x=[f"{v:g}" if isinstance(v, (int, float)) else str(v)
+                                for v in table["tokens_per_s_per_user"]], y=list(table[column]),
+                             name=_name(system, labels), marker_color=colour(system),
+                             hovertemplate="%{x} tok/s/user: %{y:.1f}x<extra>" + _name(system, labels) + "</extra>"))
     fig.update_layout(barmode="group")
-    return _layout(fig, f"Throughput per MW relative to {ui.label(base)}", "Tokens/s per user",
-                   "Ratio (x)", present=present)
+    return _layout(fig, f"Throughput per MW relative to {_name(base, labels)}", "Tokens/s per user",
+                   "Ratio (x)", present=present, x_type="category")
 
 
-def tornado_figure(rows: pd.DataFrame, base_value: float, *, present: bool = False) -> go.Figure:
+def tornado_figure(rows: pd.DataFrame, base_value: float, *, present: bool = False,
+                   title: str = "Profit sensitivity at the sweet spot") -> go.Figure:
+    """Horizontal bars from the baseline profit to the profit with each factor moved down (red) and up (green);
+    factor names on a categorical y axis."""
     fig = go.Figure()
-    fig.add_trace(go.Bar(y=rows["factor"], x=rows["low"] - base_value, base=base_value, orientation="h",
-                         name="lower", marker_color="#e53935", text=rows["low_label"],
+    factors = list(rows["factor"])
+    fig.add_trace(go.Bar(y=factors, x=list(rows["low"] - base_value), base=base_value, orientation="h",
+                         name="factor moved down", marker_color="#e53935", text=list(rows["low_label"]),
+                         textposition="auto",
                          hovertemplate="%{y} %{text}: $%{x:,.0f}<extra></extra>"))
-    fig.add_trace(go.Bar(y=rows["factor"], x=rows["high"] - base_value, base=base_value, orientation="h",
-                         name="higher", marker_color="#43a047", text=rows["high_label"],
+    fig.add_trace(go.Bar(y=factors, x=list(rows["high"] - base_value), base=base_value, orientation="h",
+                         name="factor moved up", marker_color="#43a047", text=list(rows["high_label"]),
+                         textposition="auto",
                          hovertemplate="%{y} %{text}: $%{x:,.0f}<extra></extra>"))
     fig.update_layout(barmode="overlay")
     fig.add_vline(x=base_value, line={"color": "#333"})
-    fig = _layout(fig, "Profit sensitivity at the sweet spot", "Profit, USD per MW-hour", "", present=present)
-    fig.update_xaxes(rangemode="normal")
+    fig = _layout(fig, title, "Profit, USD per MW-hour", "", present=present, y_type="category")
+    fig.update_xaxes(rangemode="normal", tickprefix="$", separatethousands=True)
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(height=380 if not present else 460, margin={"l": 200})
     return fig
 
 
 def validation_figure(points: pd.DataFrame, *, present: bool = False) -> go.Figure:
+    """Model vs measured TPOT, one colour per system."""
     fig = go.Figure()
     for (system, model, precision), g in points.groupby(["system", "model", "precision"]):
         fig.add_trace(go.Scatter(x=g["tpot_ms"], y=g["pred_tpot_ms"], mode="markers",
-                                 name=f"{system} · {model} · {precision}", marker={"color": ui.colour(system), "size": 7,
+                                 name=f"{system} · {model} · {precision}", marker={"color": colour(system), "size": 7,
                                                                                    "opacity": 0.75},
                                  hovertemplate="measured %{x:.1f} ms · model %{y:.1f} ms<extra></extra>"))
     top = float(max(points["tpot_ms"].max(), points["pred_tpot_ms"].max()))

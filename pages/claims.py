@@ -6,6 +6,7 @@ import streamlit as st
 from factory_model.claims import evaluate_claims
 from factory_model.validation import validate
 from pages import charts, ui
+from pages.style import cite_seed
 
 sc = ui.scenario()
 
@@ -24,22 +25,40 @@ st.title("Claims and validation")
 st.subheader("What the seed articles claim, and what the model says")
 st.caption("Each claim is evaluated under the assumptions beside it (the seeds rarely state model, lengths or "
            "prices). 'Agrees' means within a factor of 1.5; nothing is tuned to agree.")
-claims = claims_table()
+claims = claims_table().copy()
+claims["source"] = [cite_seed(v) for v in claims["source"]]
 st.dataframe(claims, hide_index=True, width="stretch",
-             column_config={"claimed_value": st.column_config.NumberColumn(format="%.4g"),
-                            "model_value": st.column_config.NumberColumn(format="%.4g"),
-                            "assumptions": st.column_config.TextColumn(width="large")})
+             column_config={"id": None, "claim": st.column_config.TextColumn("Claim", width="large"),
+                            "claimed_value": st.column_config.NumberColumn("Claimed", format="compact"),
+                            "model_value": st.column_config.NumberColumn("Model", format="compact"),
+                            "unit": st.column_config.TextColumn("Unit"),
+                            "verdict": st.column_config.TextColumn("Verdict"),
+                            "assumptions": st.column_config.TextColumn("Model's assumptions", width="large"),
+                            "source": st.column_config.TextColumn("Source (title, address)", width="medium")})
 st.download_button("Claims (CSV)", claims.to_csv(index=False), file_name="claims.csv", mime="text/csv",
                    on_click="ignore", key="claims_csv")
 
 st.subheader("Model vs measured reference points")
-backend = st.segmented_control("Target", ["best", "trtllm", "vllm", "sglang"], default="best", key="val_backend",
-                               bind="query-params", required=True,
-                               ) or "best"
+ui.id_param("val_backend", ["best", "trtllm", "vllm", "sglang"], "best")
+backend = st.segmented_control("Target", ["best", "trtllm", "vllm", "sglang"], key="val_backend", required=True,
+                               format_func={"best": "Best framework", "trtllm": "TensorRT-LLM", "vllm": "vLLM",
+                                            "sglang": "SGLang"}.get,
+                               help="Which measurement the model is compared with where several frameworks "
+                                    "measured one configuration: the best of them, or one framework.") or "best"
+ui.publish_param("val_backend", backend, "best")
 points, summary = validation(backend)
 st.caption("Median absolute % error (MdAPE) per system × model × precision; bias = median signed error. The "
            "reference set is the only data the model is fitted on (data/reference/PROVENANCE.md).")
 st.dataframe(summary, hide_index=True, width="stretch")
 fig = charts.validation_figure(points, present=sc.present)
-st.plotly_chart(fig, theme=None, key="validation_chart")
+st.plotly_chart(fig, theme=None, key="validation_chart", config={"displaylogo": False})
 ui.downloads(fig, points, "validation", "validation")
+st.subheader("Out-of-sample error (the uncertainty bands on the frontier charts)")
+from factory_model import accuracy  # noqa: E402
+
+oos = accuracy.load_out_of_sample()
+if len(oos):
+    st.dataframe(oos, hide_index=True, width="stretch")
+else:
+    st.info(f"{accuracy.NO_BAND.capitalize()}: data/validation/out_of_sample.csv has not been written, so the "
+            "frontier charts show no uncertainty band.")

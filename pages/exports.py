@@ -1,8 +1,8 @@
 """Exports for presentations: PNG/SVG (kaleido + Debian chromium), self-contained HTML, CSV, PowerPoint.
 
 Static images need a Chrome/Chromium binary; when none is found the image buttons are replaced by a note
-(kaleido raises RuntimeError then). The PowerPoint deck falls back to native, editable PowerPoint charts when
-no browser is available, so it always works.
+(kaleido raises RuntimeError then). The PowerPoint deck is built from native, editable PowerPoint charts
+(python-pptx), so it needs no browser.
 """
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ import io
 import os
 import shutil
 import threading
+from dataclasses import dataclass, field
 from datetime import date
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -70,85 +72,239 @@ def frame_csv(frame: pd.DataFrame) -> bytes:
 
 
 # ------------------------------------------------------------------------------------------ PowerPoint
+# A 16:9 deck of native, editable PowerPoint charts (python-pptx): every shape inside the 13.333 x 7.5 in slide,
+# titles in their own box above the chart, axis titles on every chart, a "modelled, see validation" note under
+# every chart, fonts of 12 pt and more.
+
+SLIDE_W_IN, SLIDE_H_IN = 13.333, 7.5
+NOTE = "Modelled (factory_model), not measured — see Claims & validation for the model's error."
 
 
-def _native_chart(slide, frames: dict[str, pd.DataFrame], x: str, y: str, title: str, y_title: str, colours):
-    from pptx.chart.data import XyChartData
+@dataclass
+class Series:
+    name: str
+    x: list
+    y: list
+    colour: str = "#444444"
+    markers_only: bool = False
+
+
+@dataclass
+class DeckContent:
+    """Everything a deck shows, already computed (numbers from the model, strings for people)."""
+
+    title: str
+    subtitle: str
+    key_figures_title: str
+    key_figures: pd.DataFrame                     # readable headers, formatted strings
+    key_figures_note: str
+    frontier: list[Series]
+    frontier_y_title: str
+    revenue: list[Series] = field(default_factory=list)
+    cost_breakdown: pd.DataFrame | None = None     # columns label, depreciation, energy, other (USD per GPU-hour)
+    sensitivity_title: str = ""
+    sensitivity: pd.DataFrame | None = None        # columns factor, low, high (profit USD per MW-hour)
+    assumptions: list[tuple[str, str, str]] = field(default_factory=list)
+    source_addresses: dict[str, str] = field(default_factory=dict)  # key in the assumptions -> address
+    x_log: bool = True
+
+
+def _rgb(hexcode: str):
     from pptx.dml.color import RGBColor
-    from pptx.enum.chart import XL_CHART_TYPE, XL_LEGEND_POSITION
+
+    return RGBColor.from_string(hexcode.lstrip("#").upper())
+
+
+def _text(slide, text: str, left: float, top: float, width: float, height: float, size: int, *, bold=False,
+          colour: str = "#222222"):
+    from pptx.util import Inches, Pt
+
+    box = slide.shapes.add_textbox(Inches(left), Inches(top), Inches(width), Inches(height))
+    frame = box.text_frame
+    frame.word_wrap = True
+    for i, line in enumerate(text.split("\n")):
+        p = frame.paragraphs[0] if i == 0 else frame.add_paragraph()
+        p.text = line
+        p.font.size = Pt(size)
+        p.font.bold = bold
+        p.font.color.rgb = _rgb(colour)
+    return box
+
+
+def _slide(prs, title: str, note: bool = True):
+    slide = prs.slides.add_slide(prs.slide_layouts[6])  # blank: no placeholder to overlap the chart
+    _text(slide, title, 0.5, 0.25, SLIDE_W_IN - 1.0, 0.8, 28, bold=True)
+    if note:
+        _text(slide, NOTE, 0.5, 6.95, SLIDE_W_IN - 1.0, 0.4, 12, colour="#666666")
+    return slide
+
+
+def _axis_title(axis, text: str) -> None:
+    from pptx.util import Pt
+
+    axis.has_title = True
+    axis.axis_title.text_frame.text = text
+    axis.axis_title.text_frame.paragraphs[0].font.size = Pt(14)
+    axis.tick_labels.font.size = Pt(12)
+
+
+def _xy_chart(slide, series: list[Series], x_title: str, y_title: str, *, x_log: bool):
+    from lxml import etree
+    from pptx.chart.data import XyChartData
+    from pptx.enum.chart import XL_CHART_TYPE, XL_LEGEND_POSITION, XL_MARKER_STYLE
     from pptx.util import Inches, Pt
 
     data = XyChartData()
-    names = []
-    for name, frame in frames.items():
-        if not len(frame):
+    kept = []
+    for s in series:
+        points = [(float(a), float(b)) for a, b in zip(s.x, s.y) if np.isfinite(a) and np.isfinite(b)]
+        if not points:
             continue
-        series = data.add_series(name)
-        names.append(name)
-        for xv, yv in zip(frame[x], frame[y]):
-            series.add_data_point(float(xv), float(yv))
-    if not names:
-        return
-    shape = slide.shapes.add_chart(XL_CHART_TYPE.XY_SCATTER_LINES, Inches(0.5), Inches(1.2), Inches(12.3),
-                                   Inches(5.9), data)
+        ser = data.add_series(s.name)
+        for a, b in points:
+            ser.add_data_point(a, b)
+        kept.append(s)
+    if not kept:
+        _text(slide, "No data for this chart under the chosen scenario.", 0.5, 3.0, 12.0, 1.0, 18)
+        return None
+    shape = slide.shapes.add_chart(XL_CHART_TYPE.XY_SCATTER_LINES, Inches(0.5), Inches(1.15), Inches(12.3),
+                                   Inches(5.7), data)
     chart = shape.chart
+    chart.font.size = Pt(12)
+    chart.has_title = False
     chart.has_legend = True
-    chart.legend.position = XL_LEGEND_POSITION.BOTTOM
-    chart.legend.include_in_layout = False
-    chart.value_axis.has_title = True
-    chart.value_axis.axis_title.text_frame.text = y_title
-    chart.category_axis.has_title = True
-    chart.category_axis.axis_title.text_frame.text = "Tokens/s per user (output)"
-    # python-pptx has no log-axis API; the schema's c:logBase does it (first child of c:scaling)
-    from lxml import etree
+    chart.legend.position = XL_LEGEND_POSITION.TOP
+    chart.legend.include_in_layout = True
+    chart.legend.font.size = Pt(12)
+    _axis_title(chart.category_axis, x_title)
+    _axis_title(chart.value_axis, y_title)
+    chart.value_axis.tick_labels.number_format = "#,##0"
+    chart.value_axis.tick_labels.number_format_is_linked = False
+    chart.category_axis.tick_labels.number_format = "#,##0"
+    chart.category_axis.tick_labels.number_format_is_linked = False
+    if x_log:  # python-pptx has no log-axis API; the schema's c:logBase (first child of c:scaling) does it
+        ns = "{http://schemas.openxmlformats.org/drawingml/2006/chart}"
+        scaling = chart.category_axis._element.find(f"{ns}scaling")
+        log = etree.SubElement(scaling, f"{ns}logBase")
+        log.set("val", "10")
+        scaling.insert(0, log)
+    for ser, s in zip(chart.plots[0].series, kept):
+        ser.smooth = False
+        ser.marker.format.fill.solid()
+        ser.marker.format.fill.fore_color.rgb = _rgb(s.colour)
+        if s.markers_only:
+            ser.format.line.fill.background()
+            ser.marker.style = XL_MARKER_STYLE.DIAMOND
+            ser.marker.size = 9
+        else:
+            ser.format.line.color.rgb = _rgb(s.colour)
+            ser.format.line.width = Pt(2.5)
+            ser.marker.style = XL_MARKER_STYLE.CIRCLE
+            ser.marker.size = 5
+    return chart
 
-    scaling = chart.category_axis._element.find("{http://schemas.openxmlformats.org/drawingml/2006/chart}scaling")
-    log = etree.SubElement(scaling, "{http://schemas.openxmlformats.org/drawingml/2006/chart}logBase")
-    log.set("val", "10")
-    scaling.insert(0, log)
-    for plot in chart.plots:
-        for series, name in zip(plot.series, names):
-            hexcode = colours.get(name, "#444444").lstrip("#")
-            series.format.line.color.rgb = RGBColor.from_string(hexcode.upper())
-            series.format.line.width = Pt(2.5)
-            series.marker.format.fill.solid()
-            series.marker.format.fill.fore_color.rgb = RGBColor.from_string(hexcode.upper())
-    chart.has_title = True
-    chart.chart_title.text_frame.text = title
+
+def _table(slide, frame: pd.DataFrame, left: float, top: float, width: float, row_h: float, size: int,
+           widths: list[float] | None = None):
+    from pptx.util import Inches, Pt
+
+    rows, cols = len(frame) + 1, len(frame.columns)
+    shape = slide.shapes.add_table(rows, cols, Inches(left), Inches(top), Inches(width), Inches(row_h * rows))
+    table = shape.table
+    for j, column in enumerate(frame.columns):
+        if widths:
+            table.columns[j].width = Inches(widths[j])
+        table.cell(0, j).text = str(column)
+        for i, value in enumerate(frame[column], start=1):
+            table.cell(i, j).text = str(value)
+    for i in range(rows):
+        for j in range(cols):
+            for p in table.cell(i, j).text_frame.paragraphs:
+                p.font.size = Pt(size)
+    return table
 
 
-def deck(title: str, subtitle: str, figures: list[tuple[str, go.Figure]], frames: dict[str, pd.DataFrame],
-         colours: dict[str, str], assumptions: list[str], y_column: str, y_title: str) -> bytes:
-    """A 16:9 deck: title, one slide per figure (picture, or native charts without a browser), assumptions."""
+def board_deck(content: DeckContent) -> bytes:
+    """A 16:9 deck: title, key figures at the target, frontier, revenue, TCO, sensitivity, assumptions."""
     from pptx import Presentation
+    from pptx.chart.data import CategoryChartData
+    from pptx.enum.chart import XL_CHART_TYPE, XL_LEGEND_POSITION
     from pptx.util import Inches, Pt
 
     prs = Presentation()
-    prs.slide_width, prs.slide_height = Inches(13.333), Inches(7.5)
-    slide = prs.slides.add_slide(prs.slide_layouts[0])
-    slide.shapes.title.text = title
-    slide.placeholders[1].text = f"{subtitle}\nAI Factory Frontier · {date.today().isoformat()}"
-    blank = prs.slide_layouts[5]  # title only
-    native = {"Throughput vs interactivity": (y_column, y_title),
-              "Revenue per MW-hour": ("revenue_usd_per_mw_hour", "USD per MW-hour")}
-    for name, fig in figures:
-        slide = prs.slides.add_slide(blank)
-        slide.shapes.title.text = name
-        try:
-            png = figure_image(fig, "png", scale=2)
-            slide.shapes.add_picture(io.BytesIO(png), Inches(0.5), Inches(1.2), width=Inches(12.3))
-        except RuntimeError:
-            x_y = native.get(name)
-            if x_y:
-                _native_chart(slide, frames, "tokens_per_s_per_user", x_y[0], name, x_y[1], colours)
-    slide = prs.slides.add_slide(blank)
-    slide.shapes.title.text = "Assumptions and sources"
-    box = slide.shapes.add_textbox(Inches(0.6), Inches(1.3), Inches(12.1), Inches(5.8)).text_frame
-    box.word_wrap = True
-    for i, line in enumerate(assumptions):
-        p = box.paragraphs[0] if i == 0 else box.add_paragraph()
-        p.text = line
-        p.font.size = Pt(14)
+    prs.slide_width, prs.slide_height = Inches(SLIDE_W_IN), Inches(7.5)
+
+    slide = prs.slides.add_slide(prs.slide_layouts[6])
+    _text(slide, content.title, 0.8, 2.2, 11.7, 1.2, 40, bold=True)
+    _text(slide, f"{content.subtitle}\nAI Factory Frontier · {date.today().isoformat()}", 0.8, 3.6, 11.7, 1.6, 20,
+          colour="#444444")
+    _text(slide, NOTE, 0.8, 6.6, 11.7, 0.5, 14, colour="#666666")
+
+    slide = _slide(prs, content.key_figures_title, note=False)
+    figures = content.key_figures
+    wide = {"System": 2.0, "Deployment at the target": 2.4, "Note": 1.6}
+    rest = (12.3 - sum(w for c, w in wide.items() if c in figures.columns)) / \
+        max(1, sum(1 for c in figures.columns if c not in wide))
+    widths = [wide.get(c, rest) for c in figures.columns]
+    _table(slide, figures, 0.5, 1.2, 12.3, 0.55 if len(figures) < 6 else 0.42, 12, widths)
+    _text(slide, content.key_figures_note + "\n" + NOTE, 0.5, 5.6, 12.3, 1.3, 12, colour="#444444")
+
+    slide = _slide(prs, "Throughput vs interactivity (Pareto frontier)")
+    _xy_chart(slide, content.frontier, "Tokens/s per user (output, = 1 / TPOT)", content.frontier_y_title,
+              x_log=content.x_log)
+
+    if content.revenue:
+        slide = _slide(prs, "Revenue per MW-hour along each frontier")
+        _xy_chart(slide, content.revenue, "Tokens/s per user (output)", "Revenue, USD per MW-hour",
+                  x_log=content.x_log)
+
+    if content.cost_breakdown is not None and len(content.cost_breakdown):
+        slide = _slide(prs, "Cost per GPU-hour (TCO)")
+        data = CategoryChartData()
+        data.categories = list(content.cost_breakdown["label"])
+        for column, name in (("depreciation", "Capex (depreciation)"), ("energy", "Energy"),
+                             ("other", "Facility, operations, margin")):
+            data.add_series(name, [round(float(v), 4) for v in content.cost_breakdown[column]])
+        chart = slide.shapes.add_chart(XL_CHART_TYPE.COLUMN_STACKED, Inches(0.5), Inches(1.15), Inches(12.3),
+                                       Inches(5.7), data).chart
+        chart.font.size = Pt(12)
+        chart.has_legend = True
+        chart.legend.position = XL_LEGEND_POSITION.BOTTOM
+        chart.legend.include_in_layout = True
+        _axis_title(chart.category_axis, "System")
+        _axis_title(chart.value_axis, "USD per GPU-hour")
+        for plot_series, colour in zip(chart.plots[0].series, ("#1e88e5", "#f9a825", "#8d6e63")):
+            plot_series.format.fill.solid()
+            plot_series.format.fill.fore_color.rgb = _rgb(colour)
+
+    if content.sensitivity is not None and len(content.sensitivity):
+        slide = _slide(prs, content.sensitivity_title or "Profit sensitivity")
+        data = CategoryChartData()
+        data.categories = list(content.sensitivity["factor"])
+        data.add_series("factor moved down", [round(float(v), 2) for v in content.sensitivity["low"]])
+        data.add_series("factor moved up", [round(float(v), 2) for v in content.sensitivity["high"]])
+        chart = slide.shapes.add_chart(XL_CHART_TYPE.BAR_CLUSTERED, Inches(0.5), Inches(1.15), Inches(12.3),
+                                       Inches(5.7), data).chart
+        chart.font.size = Pt(12)
+        chart.has_legend = True
+        chart.legend.position = XL_LEGEND_POSITION.BOTTOM
+        chart.legend.include_in_layout = True
+        _axis_title(chart.category_axis, "Assumption moved")
+        _axis_title(chart.value_axis, "Profit, USD per MW-hour")
+        for plot_series, colour in zip(chart.plots[0].series, ("#e53935", "#43a047")):
+            plot_series.format.fill.solid()
+            plot_series.format.fill.fore_color.rgb = _rgb(colour)
+
+    slide = _slide(prs, "Assumptions and sources", note=False)
+    rows = pd.DataFrame(content.assumptions, columns=["Assumption", "Value", "Source"])
+    size = 12 if len(rows) <= 10 else 11
+    row_h = min(0.34, 4.6 / (len(rows) + 1))
+    _table(slide, rows, 0.5, 1.05, 12.3, row_h, size, [4.2, 1.8, 6.3])
+    if content.source_addresses:
+        _text(slide, "Sources: " + "; ".join(f"{k} = {v}" for k, v in content.source_addresses.items()),
+              0.5, 6.15, 12.3, 0.8, 10, colour="#444444")
+    _text(slide, NOTE, 0.5, 6.95, 12.3, 0.4, 12, colour="#666666")
+
     out = io.BytesIO()
     prs.save(out)
     return out.getvalue()

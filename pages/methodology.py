@@ -27,6 +27,7 @@ def numbers(custom_text: str) -> pd.DataFrame:
                      "value": row.value, "source": row.source, "user-defined": False})
     frame = pd.DataFrame(rows)
     frame["value"] = frame["value"].astype(str)
+    frame["source"] = [ui.cite(v) for v in frame["source"]]  # keys resolved to addresses
     return frame
 
 
@@ -86,6 +87,6 @@ if query:
     for term in terms:
         mask &= text.str.contains(term, regex=False)
     table = table[mask]
-st.caption(f"{len(table):,} numbers shown. Source keys resolve in data/sources.yaml; 'assumption:' marks a stated "
-           f"assumption; 'user-defined' marks What-if entries.")
+st.caption(f"{len(table):,} numbers shown. Source keys are followed by the address they stand for "
+           f"(data/sources.yaml); 'assumption:' marks a stated assumption; 'user-defined' marks What-if entries.")
 st.dataframe(table, hide_index=True, width="stretch", height=480)

@@ -1,77 +1,62 @@
 """Revenue page: revenue, cost and profit per MW along each frontier under the chosen price curve; the sweet
-spot; yearly figures for the power envelope; ROI, payback; sensitivity of profit to price, utilisation, $/kWh."""
-
-import dataclasses
+spot; yearly figures for the power envelope; ROI, payback; sensitivity of profit to price, utilisation and cost."""
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-import factory_model as fm
-from factory_model.economics import load_prices
-from pages import charts, ui
+from factory_model.economics import describe_revenue
+from pages import analysis, charts, ui
 
 sc = ui.scenario()
-st.title("Revenue per megawatt")
-st.caption(sc.describe())
+if not sc.present:
+    st.title("Revenue per megawatt")
+    st.caption(sc.describe())
+ui.presentation_bar(sc)
 ui.stop_without_systems(sc)
 frames = ui.frontiers(sc)
 ui.explain_empty(frames)
-fig = charts.money_figure(frames, x_log=sc.x_log, present=sc.present)
-st.plotly_chart(fig, theme=None, key="revenue_chart", config={"displaylogo": False})
-
+names = ui.labels(frames)
+sentence = describe_revenue(sc.economics, sc.model)
 rows = []
 for system, frame in frames.items():
-    if not len(frame) or not np.isfinite(frame["revenue_usd_per_mw_hour"]).any():
+    point = analysis.sweet_spot(frame)
+    if not len(point):
         continue
-    best = frame.loc[frame["profit_usd_per_mw_hour"].idxmax()]
+    best = point.iloc[0]
     top = frame.loc[frame["revenue_usd_per_mw_hour"].idxmax()]
-    rows.append({"system": ui.label(system), "sweet spot tok/s/user": best["tokens_per_s_per_user"],
-                 "price out $/1M": best["price_output_usd_per_m"],
-                 "profit $/MW-h": best["profit_usd_per_mw_hour"],
-                 "max revenue $/MW-h": top["revenue_usd_per_mw_hour"],
-                 "revenue $/year (envelope)": best["revenue_usd_per_year"],
-                 "profit $/year (envelope)": best["profit_usd_per_year"],
-                 "ROI (profit / cost)": best["roi"], "payback (years)": best["payback_years"],
-                 "revenue / capex over life": best["revenue_per_capex"]})
+    rows.append({"System": names[system], "Sweet spot (tok/s/user)": f"{best['tokens_per_s_per_user']:,.0f}",
+                 "Output price at sweet spot ($/1M)": ui.usd(best["price_output_usd_per_m"]),
+                 "Profit $/MW-hour": ui.usd(best["profit_usd_per_mw_hour"]),
+                 "Max revenue $/MW-hour": ui.usd(top["revenue_usd_per_mw_hour"]),
+                 "Revenue / year (envelope)": ui.usd(best["revenue_usd_per_year"]),
+                 "Profit / year (envelope)": ui.usd(best["profit_usd_per_year"]),
+                 "ROI (profit / cost)": f"{best['roi']:.0%}" if np.isfinite(best["roi"]) else "—",
+                 "Payback (years)": f"{best['payback_years']:.1f}" if np.isfinite(best["payback_years"]) else "never",
+                 "Revenue / capex over life": f"{best['revenue_per_capex']:.1f}x"})
 if rows:
-    table = pd.DataFrame(rows)
-    st.dataframe(table, hide_index=True, width="stretch",
-                 column_config={c: st.column_config.NumberColumn(format="%.2f" if "ROI" in c or "payback" in c
-                                                                 or "capex" in c or "price" in c else "%,.0f")
-                                for c in table.columns if c != "system"})
-    ui.downloads(fig, ui.frontier_table(frames), "revenue", "revenue")
+    fig = charts.money_figure(frames, x_log=sc.x_log, present=sc.present, labels=names)
+    st.plotly_chart(fig, theme=None, key="revenue_chart", config={"displaylogo": False})
+    st.caption(sentence)
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", key="revenue_table")
+    st.caption(sentence + f" Yearly figures: {sc.mw:g} MW of whole racks, 8,760 hours.")
+    if not sc.present:
+        ui.downloads(fig, ui.frontier_table(frames), "revenue", "revenue", footnote=ui.footnote_text(sc))
 
     st.subheader("Sensitivity")
-    first = next(s for s, f in frames.items() if len(f))
-    frame = frames[first]
-    best = frame.loc[frame["profit_usd_per_mw_hour"].idxmax()]
-    point = frame.loc[[frame["profit_usd_per_mw_hour"].idxmax()]]
-    e = sc.economics
-
-    def profit(**changes) -> float:
-        opts = dataclasses.replace(e, **changes)
-        out = fm.economics(point, first, sc.model, sc.isl, sc.osl, mw=sc.mw, pue=sc.pue, economics=opts,
-                           catalog=ui.catalog())
-        return float(out["profit_usd_per_mw_hour"].iloc[0])
-
-    lin, lout = load_prices().list_prices.get(sc.model, (np.nan, np.nan))
-    p_in, p_out = e.input_usd_per_m or lin, e.output_usd_per_m or lout
-    sens = pd.DataFrame([
-        {"factor": "token price ±30 %", "low": profit(input_usd_per_m=p_in * 0.7, output_usd_per_m=p_out * 0.7),
-         "high": profit(input_usd_per_m=p_in * 1.3, output_usd_per_m=p_out * 1.3), "low_label": "-30 %",
-         "high_label": "+30 %"},
-        {"factor": "utilisation ±20 pts", "low": profit(utilisation=max(0.05, e.utilisation - 0.2)),
-         "high": profit(utilisation=min(1.0, e.utilisation + 0.2)), "low_label": "-20 pts", "high_label": "+20 pts"},
-        {"factor": "electricity ±50 %", "low": profit(electricity_usd_per_kwh=e.electricity_usd_per_kwh * 1.5,
-                                                      cost_basis="buildup"),
-         "high": profit(electricity_usd_per_kwh=e.electricity_usd_per_kwh * 0.5, cost_basis="buildup"),
-         "low_label": "+50 % $/kWh (build-up cost)", "high_label": "-50 % $/kWh (build-up cost)"},
-    ])
-    st.caption(f"{ui.label(first)} at its sweet spot ({best['tokens_per_s_per_user']:.0f} tok/s/user): profit "
-               f"${best['profit_usd_per_mw_hour']:,.0f} per MW-hour. Electricity only moves cost on the build-up "
-               f"basis (the $/GPU-hour tiers include energy).")
-    st.plotly_chart(charts.tornado_figure(sens, float(best["profit_usd_per_mw_hour"]), present=sc.present),
-                    theme=None, key="tornado_chart")
+    first = next(s for s, f in frames.items() if len(analysis.sweet_spot(f)))
+    point = analysis.sweet_spot(frames[first])
+    base, sens = analysis.sensitivity(point, ui.catalog().system(first), sc.model, sc.isl, sc.osl, mw=sc.mw,
+                                      pue=sc.pue, kw_per_gpu=sc.kw_per_gpu, economics=sc.economics,
+                                      catalog=ui.catalog())
+    st.caption(f"{names[first]} at its sweet spot ({point['tokens_per_s_per_user'].iloc[0]:.0f} tok/s/user): "
+               f"profit {ui.usd(base)} per MW-hour. Each bar moves one assumption from this baseline "
+               + ("(cost basis: $/GPU-hour tier, which includes energy)." if sc.economics.cost_basis == "tier"
+                  else "(cost basis: built up from capex, energy and facility)."))
+    st.plotly_chart(charts.tornado_figure(sens, base, present=sc.present,
+                                          title=f"Profit sensitivity: {names[first]} at its sweet spot"),
+                    theme=None, key="tornado_chart", config={"displaylogo": False})
+    st.caption(sentence)
 else:
-    st.info("No revenue to show: no frontier, or no list price for this model (set prices in the sidebar).")
+    st.info("No revenue to show: no frontier, or no list price for this model — give input and output prices "
+            "per 1M tokens under 'Prices, demand, costs and power' in the sidebar. Costs are on the TCO page.")

@@ -8,7 +8,6 @@ validation are dropped with a visible notice before the widgets read them.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,28 +20,22 @@ from factory_model.economics import PRICE_CURVES, options as economics_options
 from factory_model.errors import FactoryModelError
 from factory_model.pareto import value_at
 
+from .style import cite, colour, human, usd
+
 AUTO = "auto"
 CUSTOM_WORKLOAD = "custom"
 DEFAULT_SYSTEMS = ["h200-sxm", "b200-sxm", "gb200-nvl72", "gb300-nvl72"]
 GENERATIONS = ["h100-sxm", "h200-sxm", "b200-sxm", "gb200-nvl72", "b300-sxm", "gb300-nvl72", "rubin-nvl72"]
 SERVING = {"best": "Best of both", "agg": "Aggregated", "disagg": "Disaggregated"}
-PALETTE = {  # one colour per architecture, the same on every page and in every export
-    "h100-sxm": "#8c8c8c", "h200-sxm": "#4d4d4d", "b200-sxm": "#76b900", "gb200-nvl72": "#2e7d32",
-    "b300-sxm": "#1e88e5", "gb300-nvl72": "#0d47a1", "rubin-nvl72": "#8e24aa", "mi300x": "#e53935",
-    "mi325x": "#f4511e", "mi355x": "#b71c1c",
-}
-EXTRA_COLOURS = ["#ff8f00", "#00897b", "#6d4c41", "#c2185b", "#3949ab", "#7cb342"]
 NUMBER_LIMITS = {"mw": (0.1, 100_000.0), "isl": (1, 1_048_576), "osl": (1, 262_144), "pue": (1.0, 3.0),
                  "ttft_max_s": (0.0, 600.0), "min_tps": (0.0, 5000.0), "mtp": (0, 8), "mtp_acc": (0.0, 1.0),
                  "price_in": (0.0, 1000.0), "price_out": (0.0, 1000.0), "util": (0.05, 1.0),
-                 "gpu_hour": (0.0, 100.0), "kwh": (0.0, 2.0), "at": (1.0, 5000.0)}
-
-
-def colour(system_id: str) -> str:
-    if system_id in PALETTE:
-        return PALETTE[system_id]
-    digest = int(hashlib.sha1(system_id.encode()).hexdigest(), 16)
-    return EXTRA_COLOURS[digest % len(EXTRA_COLOURS)]
+                 "gpu_hour": (0.0, 100.0), "kwh": (0.0, 2.0), "at": (1.0, 5000.0), "kw_gpu": (0.0, 20.0),
+                 "demand_cap": (0.0, 1e12), "price_decline": (0.0, 0.9)}
+Y_METRICS = {"per_mw": "per MW (all-in power)", "per_gpu": "per GPU"}
+COST_BASES = {"tier": "$/GPU-hour tier (SemiAnalysis TCO)", "buildup": "Built up: capex + energy + facility"}
+TIERS = {"hyperscaler": "Hyperscaler", "neocloud": "Neocloud", "rental": "Rental"}
+POWER_BASES = {"catalog": "Catalog all-in kW/GPU", "pue": "IT power × PUE", "given": "Given kW/GPU"}
 
 
 # ------------------------------------------------------------------------------------------- catalog
@@ -76,6 +69,11 @@ def catalog() -> fm.Catalog:
     return _catalog_with(custom_yaml())
 
 
+def labels(system_ids) -> dict[str, str]:
+    """System id -> display name, for chart functions (which take labels as an argument)."""
+    return {s: label(s) for s in system_ids}
+
+
 def label(system_id: str) -> str:
     s = catalog().systems.get(system_id)
     if s is None:
@@ -101,7 +99,7 @@ def _valid(key: str, value: str, cat: fm.Catalog) -> bool:
         "model": set(cat.models), "precision": {AUTO, *cat.precisions},
         "workload": {CUSTOM_WORKLOAD, *cat.workloads}, "serving": set(SERVING), "price_curve": set(PRICE_CURVES),
         "cost_basis": {"tier", "buildup"}, "tier": {"hyperscaler", "neocloud", "rental"},
-        "present": {"true", "false"}, "xlog": {"true", "false"}, "power_basis": {"catalog", "pue"},
+        "present": {"true", "false"}, "xlog": {"true", "false"}, "power_basis": set(POWER_BASES),
         "y_metric": {"per_mw", "per_gpu"},
     }
     if key == "systems":
@@ -119,17 +117,28 @@ def _valid(key: str, value: str, cat: fm.Catalog) -> bool:
 
 
 def check_query_params() -> None:
-    """Drop URL parameters that are malformed or unknown values, and say so on the page."""
+    """Drop URL parameters that are malformed or unknown values, and say so on the page.
+
+    A multi-valued parameter (``systems``) loses only its unknown values: a link naming a user-defined system
+    of another session keeps the built-in systems it also names."""
     cat = catalog()
     bad = []
     for key in list(st.query_params.keys()):
         values = st.query_params.get_all(key)
-        if not all(_valid(key, v, cat) for v in values):
-            bad.append(f"{key}={','.join(values)}")
-            try:
+        good = [v for v in values if _valid(key, v, cat)]
+        if len(good) == len(values):
+            continue
+        dropped = [v for v in values if v not in good]
+        hint = " (user-defined systems live in one browser session: load their YAML on What-if)" \
+            if key == "systems" else ""
+        bad.append(f"{key}={','.join(dropped)}{hint}")
+        try:
+            if good and key == "systems":
+                st.query_params[key] = good
+            else:
                 del st.query_params[key]
-            except Exception:  # noqa: BLE001 - a bound parameter may refuse deletion; the widget ignores it
-                pass
+        except Exception:  # noqa: BLE001 - a bound parameter may refuse deletion; the widget ignores it
+            pass
     if bad:
         st.session_state["url_notice"] = ("Ignored invalid link parameter(s): " + "; ".join(bad)
                                           + " — defaults are used instead.")
@@ -157,6 +166,7 @@ class Scenario:
     per_mw: bool
     present: bool
     calibration: str = ""  # YAML of the calibration profile applied to the model ("" = the default profile)
+    kw_per_gpu: float | None = None  # a given all-in kW per GPU for every system (None: catalog or PUE)
 
     @property
     def calibration_profile(self):
@@ -167,51 +177,136 @@ class Scenario:
 
     def describe(self) -> str:
         e = self.economics
-        parts = [f"model {self.model}", f"precision {self.precision}", f"ISL {self.isl} / OSL {self.osl} tokens",
-                 f"serving {SERVING[self.serving].lower()}", f"{self.mw:g} MW all-in"
-                 + (f" (PUE {self.pue:g} on IT power)" if self.pue else " (catalog kW/GPU)")]
+        cat = catalog()
+        name = cat.models[self.model].name if self.model in cat.models else self.model
+        power = (f" (PUE {self.pue:g} on IT power)" if self.pue else f" ({self.kw_per_gpu:g} kW/GPU given)"
+                 if self.kw_per_gpu else " (catalog kW/GPU)")
+        parts = [name, "precision " + ("auto" if self.precision == AUTO else self.precision.upper()),
+                 f"{self.isl:,} in / {self.osl:,} out tokens", f"serving {SERVING[self.serving].lower()}",
+                 f"{self.mw:g} MW all-in" + power]
         if self.ttft_max_s:
             parts.append(f"TTFT ≤ {self.ttft_max_s:g} s")
         if self.min_tokens_per_s_per_user:
             parts.append(f"≥ {self.min_tokens_per_s_per_user:g} tok/s/user")
         if self.mtp_tokens:
             parts.append(f"MTP {self.mtp_tokens} drafts @ {self.mtp_acceptance:.0%}")
-        parts.append(f"{e.price_curve} prices, utilisation {e.utilisation:.0%}, cost {e.cost_basis}"
-                     + (f" ({e.gpu_hour_tier})" if e.cost_basis == "tier" else ""))
+        parts.append(f"{e.price_curve} prices, utilisation {e.utilisation:.0%}, cost "
+                     + (f"$/GPU-hour {e.gpu_hour_tier} tier" if e.cost_basis == "tier" else "built up"))
+        if e.demand_cap_output_tokens_per_s:
+            parts.append(f"demand cap {human(e.demand_cap_output_tokens_per_s)} output tokens/s")
+        if e.price_decline_per_year:
+            parts.append(f"prices −{e.price_decline_per_year:.0%}/year")
         if self.calibration:
             parts.append(f"calibration: {self.calibration_profile.describe()}")
         return "; ".join(parts)
 
 
+def id_param(key: str, options: list, default, multi: bool = False) -> None:
+    """Seed a widget that shows display names (format_func) from the URL's ids, once per session.
+
+    Streamlit's ``bind="query-params"`` would put the formatted label ("NVIDIA H200 SXM") in the URL; these
+    widgets keep ids in the URL instead: :func:`id_param` before drawing, :func:`publish_param` after."""
+    if key not in st.session_state:
+        if key in st.query_params:
+            if multi:
+                value = [v for v in st.query_params.get_all(key) if v in options]
+            else:
+                value = st.query_params.get(key)
+                value = value if value in options else default
+        else:
+            value = default
+        st.session_state[key] = value
+    elif multi:
+        st.session_state[key] = [v for v in st.session_state[key] if v in options]
+    elif st.session_state[key] not in options:
+        st.session_state[key] = default
+
+
+def publish_param(key: str, value, default) -> None:
+    """Write a widget's id value to the URL (removed when it equals the default, to keep links short)."""
+    try:
+        if value == default or value is None:
+            if key in st.query_params:
+                del st.query_params[key]
+        elif isinstance(value, (list, tuple)):
+            st.query_params[key] = [str(v) for v in value]
+        else:
+            st.query_params[key] = str(value)
+    except Exception:  # noqa: BLE001 - URL state is a convenience; never break the page for it
+        pass
+
+
+def _price_caption(cat: fm.Catalog, model: str, price_in, price_out) -> str:
+    from factory_model.economics import load_prices
+
+    book = load_prices()
+    lin, lout = book.list_prices.get(model, (None, None))
+    if price_in or price_out:
+        return (f"In use: input ${price_in or lin or 0:.2f}, output ${price_out or lout or 0:.2f} per 1M tokens "
+                f"(given here" + (f"; list {lin:.2f} / {lout:.2f}" if lin is not None else "") + ").")
+    if lin is None:
+        return f"{cat.models[model].name} has no list price: give input and output prices to see revenue."
+    source = book.sources.get(f"{model}.output_usd_per_m", "")
+    return (f"In use: list price, input ${lin:.2f} and output ${lout:.2f} per 1M tokens — "
+            f"{cite(source, markdown=True)}.")
+
+
+def _system_costs_caption(cat: fm.Catalog, systems, basis: str, tier: str, gpu_hour, power_basis: str,
+                          pue: float, kw_gpu) -> str:
+    lines = []
+    for sid in systems:
+        s = cat.systems.get(sid)
+        if s is None:
+            continue
+        if power_basis == "pue":
+            kw = f"{s.it_power_kw_per_gpu * pue:.2f} kW/GPU (IT {s.it_power_kw_per_gpu:g} × PUE {pue:g})"
+        elif power_basis == "given" and kw_gpu:
+            kw = f"{kw_gpu:.2f} kW/GPU (given)"
+        else:
+            kw = f"{s.all_in_power_kw_per_gpu:.2f} kW/GPU ({cite(s.sources.get('all_in_power_kw_per_gpu', ''), True)})"
+        if basis == "tier":
+            hour = (f"${gpu_hour:.2f}/GPU-h (given)" if gpu_hour else
+                    f"${s.gpu_hour_usd[tier]:.2f}/GPU-h {tier} "
+                    f"({cite(s.sources.get(f'gpu_hour_usd.{tier}', ''), True)})")
+        else:
+            hour = f"capex ${s.capex_usd_per_gpu:,.0f}/GPU"
+        lines.append(f"- **{label(sid)}**: {hour}; {kw}")
+    return "\n".join(lines)
+
+
 def sidebar() -> Scenario:
     """Draw the shared controls (in app.py, before the page runs) and return the scenario they describe."""
     cat = catalog()
-    custom_systems, _ = custom_entries()
     system_ids = list(cat.systems)
     # a What-if action may ask to (de)select a system; session state of a widget can change only before it is drawn
     if "_select_system" in st.session_state or "_deselect_system" in st.session_state:
         chosen = [s for s in st.session_state.get("systems", DEFAULT_SYSTEMS) if s in system_ids]
         add, drop = st.session_state.pop("_select_system", None), st.session_state.pop("_deselect_system", None)
         st.session_state["systems"] = [s for s in chosen if s != drop] + ([add] if add and add not in chosen else [])
+    defaults = economics_options()
     with st.sidebar:
         st.markdown("### Scenario")
-        preset = "systems" in st.session_state  # set by What-if: passing a default as well would warn
-        systems = st.multiselect("Systems", system_ids,
-                                 default=None if preset else [s for s in DEFAULT_SYSTEMS if s in system_ids],
-                                 key="systems", bind="query-params",
-                                 help="Architectures overlaid on every chart (colour per architecture).")
+        default_systems = [s for s in DEFAULT_SYSTEMS if s in system_ids]
+        id_param("systems", system_ids, default_systems, multi=True)
+        systems = st.multiselect("Systems", system_ids, key="systems", format_func=label,
+                                 help="Architectures overlaid on every chart (one colour per architecture, the "
+                                      "same on every page and export).")
         model_ids = list(cat.models)
-        model = st.selectbox("Model", model_ids, index=model_ids.index("deepseek-r1"), key="model",
-                             bind="query-params")
-        st.caption(cat.models[model].name + (" · user-defined" if cat.models[model].user_defined else ""))
+        id_param("model", model_ids, "deepseek-r1")
+        model = st.selectbox("Model", model_ids, key="model", format_func=lambda m: cat.models[m].name
+                             + (" (user-defined)" if cat.models[m].user_defined else ""))
         precisions = [AUTO, *cat.precisions]
-        precision = st.selectbox("Precision", precisions, key="precision", bind="query-params",
-                                 help="auto: NVFP4 on GPUs with FP4 tensor cores, FP8 before. NVFP4 on a GPU "
+        id_param("precision", precisions, AUTO)
+        precision = st.selectbox("Precision", precisions, key="precision",
+                                 format_func=lambda p: "Auto (best the GPU supports)" if p == AUTO else p.upper(),
+                                 help="Auto: NVFP4 on GPUs with FP4 tensor cores, FP8 before. NVFP4 on a GPU "
                                       "without FP4 tensor cores runs weight-only (W4A16).")
         workloads = list(cat.workloads) + [CUSTOM_WORKLOAD]
-        workload = st.selectbox("Workload", workloads, index=workloads.index("reasoning"), key="workload",
-                                bind="query-params", help="chat 1k/1k, reasoning 1k/8k, summarisation 8k/1k, "
-                                                          "agentic-long-context 32k/8k, or custom lengths")
+        id_param("workload", workloads, "reasoning")
+        workload = st.selectbox("Workload", workloads, key="workload", format_func=lambda w: "Custom lengths" if w == CUSTOM_WORKLOAD
+                                else f"{w.replace('-', ' ').capitalize()} ({cat.workloads[w].isl_tokens:,} in / "
+                                     f"{cat.workloads[w].osl_tokens:,} out)",
+                                help="Input (prompt) and output tokens per request.")
         if workload == CUSTOM_WORKLOAD:
             c1, c2 = st.columns(2)
             isl = int(c1.number_input("Input tokens", *NUMBER_LIMITS["isl"], value=2048, step=256, key="isl",
@@ -221,59 +316,123 @@ def sidebar() -> Scenario:
         else:
             isl, osl = cat.workloads[workload].isl_tokens, cat.workloads[workload].osl_tokens
         mw = st.number_input("Power envelope (MW, all-in)", *NUMBER_LIMITS["mw"], value=1.0, step=1.0, key="mw",
-                             bind="query-params", format="%.1f")
-        serving = st.segmented_control("Serving", list(SERVING), default="best", key="serving", bind="query-params",
-                                       required=True, help="; ".join(f"{k}: {v}" for k, v in SERVING.items())) \
+                             bind="query-params", format="%.1f",
+                             help="Facility power including cooling, CPUs and network (utility feed). The factory "
+                                  "holds as many whole racks as fit; per-MW figures do not depend on it.")
+        id_param("serving", list(SERVING), "best")
+        serving = st.segmented_control("Serving", list(SERVING), key="serving",
+                                       required=True, format_func=SERVING.get,
+                                       help="Aggregated: prefill and decode share GPUs. Disaggregated: separate "
+                                            "prefill and decode pools. Best: whichever is better at each speed.") \
             or "best"
         with st.expander("Service levels and speculative decoding"):
-            ttft = st.number_input("Max TTFT (s, 0 = none)", *NUMBER_LIMITS["ttft_max_s"], value=0.0, step=0.5,
-                                   key="ttft_max_s", bind="query-params")
-            min_tps = st.number_input("Min tokens/s per user (0 = none)", *NUMBER_LIMITS["min_tps"], value=0.0,
-                                      step=10.0, key="min_tps", bind="query-params")
+            ttft = st.number_input("Max time to first token (s)", *NUMBER_LIMITS["ttft_max_s"], value=0.0,
+                                   step=0.5, key="ttft_max_s", bind="query-params",
+                                   help="Deployments slower to the first token are dropped. 0 = no limit.")
+            min_tps = st.number_input("Min tokens/s per user", *NUMBER_LIMITS["min_tps"], value=0.0,
+                                      step=10.0, key="min_tps", bind="query-params",
+                                      help="Deployments slower per user are dropped. 0 = no limit.")
             mtp = int(st.number_input("Draft tokens (MTP / speculative)", *NUMBER_LIMITS["mtp"], value=0, step=1,
-                                      key="mtp", bind="query-params"))
+                                      key="mtp", bind="query-params",
+                                      help="Tokens drafted per step by multi-token prediction; 0 = off."))
             mtp_acc = st.slider("Acceptance per draft token", 0.0, 1.0, 0.7, 0.05, key="mtp_acc",
-                                bind="query-params", disabled=mtp == 0)
-        with st.expander("Prices, costs and power"):
-            curve = st.selectbox("Price vs speed", PRICE_CURVES, index=PRICE_CURVES.index("tiered"),
-                                 key="price_curve", bind="query-params",
-                                 help="flat: list price; tiered: batch 0.5x, priority 2x (>80 tok/s), fast 6x "
-                                      "(>200 tok/s); fitted: power law to public speed/price pairs")
+                                bind="query-params", disabled=mtp == 0,
+                                help="Probability each drafted token is accepted.")
+        with st.expander("Prices, demand, costs and power"):
+            id_param("price_curve", list(PRICE_CURVES), "tiered")
+            curve = st.selectbox("Price vs speed", PRICE_CURVES, key="price_curve", format_func=str.capitalize,
+                                 help="Flat: list price at every speed. Tiered: batch 0.5x below 20 tok/s/user, "
+                                      "priority 2x from 80, fast 6x from 200 (public offerings). Fitted: a power "
+                                      "law fitted to public speed/price pairs.")
+            from factory_model.economics import load_prices
+
+            lin, lout = load_prices().list_prices.get(model, (None, None))
             c1, c2 = st.columns(2)
-            price_in = c1.number_input("Input $/1M (0 = list)", *NUMBER_LIMITS["price_in"], value=0.0, step=0.1,
-                                       key="price_in", bind="query-params")
-            price_out = c2.number_input("Output $/1M (0 = list)", *NUMBER_LIMITS["price_out"], value=0.0, step=0.1,
-                                        key="price_out", bind="query-params")
-            util = st.slider("Utilisation", 0.05, 1.0, 0.7, 0.05, key="util", bind="query-params")
-            basis = st.selectbox("Cost basis", ["tier", "buildup"], key="cost_basis", bind="query-params",
-                                 )
-            tier = st.selectbox("TCO tier", ["hyperscaler", "neocloud", "rental"], key="tier", bind="query-params",
-                                disabled=basis != "tier")
-            gpu_hour = st.number_input("$/GPU-hour override (0 = tier)", *NUMBER_LIMITS["gpu_hour"], value=0.0,
-                                       step=0.1, key="gpu_hour", bind="query-params", disabled=basis != "tier")
-            kwh = st.number_input("Electricity $/kWh", *NUMBER_LIMITS["kwh"], value=0.08, step=0.01, key="kwh",
-                                  bind="query-params", format="%.3f")
-            power_basis = st.selectbox("Power per GPU", ["catalog", "pue"], key="power_basis", bind="query-params",
-                                       )
+            price_in = c1.number_input("Input $/1M tokens", *NUMBER_LIMITS["price_in"], value=None, step=0.1,
+                                       key="price_in", bind="query-params",
+                                       placeholder=f"list {lin:.2f}" if lin is not None else "no list price",
+                                       help="Leave empty for the model's list price (shown greyed).")
+            price_out = c2.number_input("Output $/1M tokens", *NUMBER_LIMITS["price_out"], value=None, step=0.1,
+                                        key="price_out", bind="query-params",
+                                        placeholder=f"list {lout:.2f}" if lout is not None else "no list price",
+                                        help="Leave empty for the model's list price (shown greyed).")
+            st.caption(_price_caption(cat, model, price_in, price_out))
+            util = st.slider("Utilisation (share of hours sold)", 0.05, 1.0, defaults.utilisation, 0.05, key="util",
+                             bind="query-params",
+                             help="Share of the year the capacity sells tokens at the chosen operating point. "
+                                  "Default 70 % is an assumption (demand, maintenance, daily load), not a source.")
+            demand = st.number_input("Demand cap (M output tokens/s, whole facility)", *NUMBER_LIMITS["demand_cap"],
+                                     value=None, step=1.0, key="demand_cap", bind="query-params",
+                                     placeholder="none: every token sells",
+                                     help="The market buys at most this many output tokens per second from the "
+                                          "facility; beyond it capacity sits idle (lower utilisation sold).")
+            decline = st.slider("Token price decline per year", 0.0, 0.9, 0.0, 0.05, key="price_decline",
+                                bind="query-params", format="%.2f",
+                                help="Prices fall by this share every year; revenue is the average over the "
+                                     f"{defaults.depreciation_years:g}-year depreciation life. 0 = today's prices.")
+            id_param("cost_basis", list(COST_BASES), "tier")
+            basis = st.selectbox("Cost basis", list(COST_BASES), key="cost_basis",
+                                 format_func=COST_BASES.get,
+                                 help="Tier: all-in $/GPU-hour (SemiAnalysis AI Cloud TCO; energy and facility "
+                                      "included). Built up: capex over the depreciation life + all-in kW × $/kWh + "
+                                      "facility and operations.")
+            id_param("tier", list(TIERS), "hyperscaler")
+            tier = st.selectbox("TCO tier", list(TIERS), key="tier", format_func=TIERS.get,
+                                disabled=basis != "tier",
+                                help="Who owns the GPUs: hyperscaler (cheapest), neocloud, or rental (list "
+                                     "price of renting).")
+            gpu_hour = st.number_input("$/GPU-hour (all systems)", *NUMBER_LIMITS["gpu_hour"], value=None,
+                                       step=0.1, key="gpu_hour", bind="query-params", disabled=basis != "tier",
+                                       placeholder="per system, from the tier",
+                                       help="Leave empty for each system's tier price (listed below).")
+            kwh = st.number_input("Electricity $/kWh", *NUMBER_LIMITS["kwh"], value=defaults.electricity_usd_per_kwh,
+                                  step=0.01, key="kwh", bind="query-params", format="%.3f",
+                                  help="Moves cost on the built-up basis only (the tiers include energy). Default "
+                                       "$0.08: 2026 blended AI data-centre electricity.")
+            id_param("power_basis", list(POWER_BASES), "catalog")
+            power_basis = st.selectbox("Power per GPU", list(POWER_BASES), key="power_basis",
+                                       format_func=POWER_BASES.get,
+                                       help="All-in kW per GPU sets GPUs per MW. Catalog: provisioned utility kW "
+                                            "per GPU (SemiAnalysis). IT × PUE: server power × your PUE. Given: "
+                                            "one figure for every system.")
             pue = st.number_input("PUE", *NUMBER_LIMITS["pue"], value=1.3, step=0.05, key="pue",
-                                  bind="query-params", disabled=power_basis != "pue")
+                                  bind="query-params", disabled=power_basis != "pue",
+                                  help="Facility power / IT power; 1.3 for new large facilities.")
+            kw_gpu = st.number_input("All-in kW per GPU", *NUMBER_LIMITS["kw_gpu"], value=None, step=0.1,
+                                     key="kw_gpu", bind="query-params", disabled=power_basis != "given",
+                                     placeholder="from the catalog", help="Used when Power per GPU is 'Given'.")
+            st.markdown(_system_costs_caption(cat, systems, basis, tier, gpu_hour, power_basis, pue, kw_gpu))
         with st.expander("View"):
             x_log = st.toggle("Log scale for tokens/s per user", value=True, key="xlog", bind="query-params")
-            y_metric = st.segmented_control("Throughput axis", ["per_mw", "per_gpu"], default="per_mw",
-                                            key="y_metric", bind="query-params", required=True) or "per_mw"
+            id_param("y_metric", list(Y_METRICS), "per_mw")
+            y_metric = st.segmented_control("Throughput axis", list(Y_METRICS), format_func=Y_METRICS.get,
+                                            key="y_metric", required=True,
+                                            help="Per MW compares systems at equal power; per GPU at equal "
+                                                 "GPU count.") or "per_mw"
         calibration = calibration_control()
         present = st.toggle("Presentation mode", value=False, key="present", bind="query-params",
-                            help="Hides the controls and enlarges text for a projector.")
+                            help="Hides the controls, enlarges text and fits the chart and key figures to the "
+                                 "screen (1280x720 and up). A picker and an exit stay on the page.")
+    for key, value, default in (("systems", list(systems), default_systems), ("model", model, "deepseek-r1"),
+                                ("precision", precision, AUTO), ("workload", workload, "reasoning"),
+                                ("serving", serving, "best"), ("price_curve", curve, "tiered"),
+                                ("cost_basis", basis, "tier"), ("tier", tier, "hyperscaler"),
+                                ("power_basis", power_basis, "catalog"), ("y_metric", y_metric, "per_mw")):
+        publish_param(key, value, default)
     try:
         econ = economics_options(price_curve=curve, input_usd_per_m=price_in or None,
                                  output_usd_per_m=price_out or None, utilisation=util, cost_basis=basis,
-                                 gpu_hour_tier=tier, gpu_hour_usd=gpu_hour or None, electricity_usd_per_kwh=kwh)
+                                 gpu_hour_tier=tier, gpu_hour_usd=gpu_hour or None, electricity_usd_per_kwh=kwh,
+                                 demand_cap_output_tokens_per_s=(demand * 1e6) if demand else None,
+                                 price_decline_per_year=float(decline))
     except FactoryModelError as exc:  # bounded inputs make this rare; never a traceback
         st.sidebar.error(str(exc))
         econ = economics_options()
+    given_kw = float(kw_gpu) if power_basis == "given" and kw_gpu else None
     return Scenario(tuple(systems), model, precision, isl, osl, serving, float(mw),
                     float(pue) if power_basis == "pue" else None, float(ttft) or None, float(min_tps) or None,
-                    mtp, float(mtp_acc), econ, bool(x_log), y_metric == "per_mw", bool(present), calibration)
+                    mtp, float(mtp_acc), econ, bool(x_log), y_metric == "per_mw", bool(present), calibration,
+                    given_kw)
 
 
 NO_PROFILE = "default (reference fit)"
@@ -320,13 +479,56 @@ def profile_factors(text: str):
 
 
 def presentation_css(present: bool) -> None:
+    """Presentation mode: no sidebar or header, tighter padding, larger type; the page keeps a small picker and
+    an exit (:func:`presentation_bar`)."""
     if present:
         st.html("""<style>
-        [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] {display: none;}
-        .stMainBlockContainer, .block-container {font-size: 1.25rem; max-width: 100%;}
-        h1 {font-size: 2.6rem !important;} h2 {font-size: 2.0rem !important;}
-        [data-testid="stMetricValue"] {font-size: 2.6rem;}
+        [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stExpandSidebarButton"]
+            {display: none;}
+        .stMainBlockContainer, .block-container {font-size: 1.1rem; max-width: 100%; padding: 3.6rem 1.2rem 0.2rem;}
+        h1 {font-size: 1.9rem !important; padding: 0 !important;}
+        [data-testid="stMetricValue"] {font-size: 1.9rem;}
+        [data-testid="stVerticalBlock"] {gap: 0.5rem;}
         </style>""")
+
+
+def presentation_bar(sc: Scenario, slot: bool = False):
+    """In presentation mode: a one-line model/system picker and an exit button, on the page itself. With
+    ``slot`` it returns a column of that line for one more control (the Frontier page's target)."""
+    if not sc.present:
+        return None
+    cat = catalog()
+    if slot:
+        c1, c2, c4, c3 = st.columns([2, 4, 3, 1], vertical_alignment="bottom")
+    else:
+        c1, c2, c3 = st.columns([2, 6, 1], vertical_alignment="bottom")
+        c4 = None
+    models = list(cat.models)
+    pick = c1.selectbox("Model", models, index=models.index(sc.model), key="present_model",
+                        format_func=lambda m: cat.models[m].name, label_visibility="collapsed")
+    systems = c2.multiselect("Systems", list(cat.systems), default=list(sc.systems), key="present_systems",
+                             format_func=label, label_visibility="collapsed")
+    if pick != sc.model or list(systems) != list(sc.systems):
+        st.session_state["_present_pick"] = (pick, list(systems))
+        st.rerun()
+    if c3.button("Exit", key="present_exit", icon=":material/close_fullscreen:", help="Leave presentation mode"):
+        st.session_state["_present_exit"] = True
+        st.rerun()
+    return c4
+
+
+def apply_presentation_requests() -> None:
+    """Honour the presentation bar's requests before the sidebar widgets are drawn (called by app.py)."""
+    if "_present_pick" in st.session_state:
+        model, systems = st.session_state.pop("_present_pick")
+        st.session_state["model"] = model
+        st.session_state["systems"] = systems
+        for key in ("present_model", "present_systems"):
+            st.session_state.pop(key, None)
+    if st.session_state.pop("_present_exit", False):
+        st.session_state["present"] = False
+        for key in ("present_model", "present_systems"):
+            st.session_state.pop(key, None)
 
 
 # ------------------------------------------------------------------------------------- model calls
@@ -351,8 +553,8 @@ def frontier(sc: Scenario, system: str, *, precision: str | None = None, serving
                           sc.min_tokens_per_s_per_user, sc.mtp_tokens, sc.mtp_acceptance, text, sc.calibration)
         if not len(frame):
             return frame
-        return fm.economics(frame, system, sc.model, sc.isl, sc.osl, mw=sc.mw, pue=sc.pue, economics=sc.economics,
-                            catalog=_catalog_with(text))
+        return fm.economics(frame, system, sc.model, sc.isl, sc.osl, mw=sc.mw, pue=sc.pue, kw_per_gpu=sc.kw_per_gpu,
+                            economics=sc.economics, catalog=_catalog_with(text))
     except FactoryModelError as exc:
         frame = pd.DataFrame()
         frame.attrs["reason"] = str(exc)
@@ -381,7 +583,8 @@ def y_title(sc: Scenario) -> str:
 
 
 def ratio_readout(frames: dict[str, pd.DataFrame], at: float, column: str) -> str:
-    """'at 50 tok/s/user: B200 = 4.1x H200, ...' against the first system that reaches ``at``."""
+    """'At 50 tok/s/user: B200 = 4.1x H200, ...' against the first system that reaches ``at``; systems near
+    the fastest point of their frontier are named, since a ratio against an edge is fragile."""
     values = {s: value_at(f, at, column) if len(f) else np.nan for s, f in frames.items()}
     reach = [s for s, v in values.items() if np.isfinite(v) and v > 0]
     if not reach:
@@ -392,6 +595,10 @@ def ratio_readout(frames: dict[str, pd.DataFrame], at: float, column: str) -> st
     text = f"At {at:g} tokens/s per user: " + ("; ".join(parts) if parts else f"{label(base)} only")
     if missing:
         text += f" ({', '.join(missing)} cannot serve that fast)"
+    edge = [label(s) for s in reach if at > 0.8 * float(frames[s]["tokens_per_s_per_user"].max())]
+    if edge and len(reach) > 1:
+        text += (f". ⚠ {', '.join(edge)} barely reach{'es' if len(edge) == 1 else ''} this speed (near the "
+                 f"fastest point of the frontier): ratios against {'it' if len(edge) == 1 else 'them'} are fragile")
     return text
 
 
@@ -441,16 +648,34 @@ def frozen(sc: Scenario, **changes) -> Scenario:
     return dataclasses.replace(sc, **changes)
 
 
-def downloads(fig, frame: pd.DataFrame, stem: str, key: str) -> None:
-    """Download buttons for one chart: PNG and SVG (when a browser exists), interactive HTML, CSV of the data."""
-    from . import exports
+def footnote_text(sc: Scenario) -> str:
+    """Source and assumptions line carried by PNG/SVG exports."""
+    from .style import MODELLED_NOTE
+
+    text = sc.describe()
+    words, lines, line = text.split(" "), [], ""
+    for word in words:  # wrap to ~150 characters per line
+        if len(line) + len(word) > 150:
+            lines.append(line)
+            line = ""
+        line += word + " "
+    lines.append(line)
+    return (MODELLED_NOTE + " ◇ = measured (public benchmark runs, data/reference). Markers: ◆ max throughput, "
+            "▶ max interactivity, ★ max revenue.<br>" + "<br>".join(l.strip() for l in lines)
+            + "<br>Source: AI Factory Frontier (factory_model); catalog sources on the Methodology page.")
+
+
+def downloads(fig, frame: pd.DataFrame, stem: str, key: str, footnote: str | None = None) -> None:
+    """Download buttons for one chart: PNG and SVG (when a browser exists; with a source footnote), interactive
+    HTML, CSV of the data."""
+    from . import charts, exports
 
     cols = st.columns(4)
     if exports.static_export_available():
         def image(fmt):
             def build():
                 try:
-                    return exports.figure_image(fig, fmt)
+                    return exports.figure_image(charts.footnote(fig, footnote or _DEFAULT_FOOTNOTE), fmt)
                 except RuntimeError as exc:  # browser vanished or failed: a text file says why
                     return f"image export failed: {exc}".encode()
             return build
@@ -467,6 +692,45 @@ def downloads(fig, frame: pd.DataFrame, stem: str, key: str) -> None:
                             key=f"{key}_csv", on_click="ignore", icon=":material/table:")
 
 
+_DEFAULT_FOOTNOTE = ("Modelled (factory_model), not measured; see Claims & validation. Source: AI Factory Frontier; "
+                     "catalog sources on the Methodology page.")
+
+POINT_COLUMNS = {  # frontier column -> (header, kind)
+    "system": ("System", "label"), "precision": ("Precision", "upper"), "deployment": ("Deployment", "text"),
+    "tokens_per_s_per_user": ("Tokens/s per user", "speed"),
+    "output_tokens_per_s_per_gpu": ("Output tokens/s per GPU", "human"),
+    "tokens_per_s_per_mw": ("Output tokens/s per MW", "human"), "ttft_s": ("TTFT (s)", "seconds"),
+    "tpot_s": ("TPOT (ms)", "ms"), "price_output_usd_per_m": ("Output price $/1M", "usd"),
+    "revenue_usd_per_mw_hour": ("Revenue $/MW-h", "usd"), "cost_per_m_output_tokens_usd": ("Cost $/1M output", "usd"),
+}
+
+
+def readable_points(table: pd.DataFrame) -> pd.DataFrame:
+    """Frontier rows with readable headers and human units (strings), for on-screen tables."""
+    out = pd.DataFrame()
+    for column, (header, kind) in POINT_COLUMNS.items():
+        if column not in table:
+            continue
+        values = table[column]
+        if kind == "label":
+            out[header] = [label(v) for v in values]
+        elif kind == "upper":
+            out[header] = [str(v).upper() for v in values]
+        elif kind == "speed":
+            out[header] = [f"{v:,.1f}" for v in values]
+        elif kind == "human":
+            out[header] = [human(v) for v in values]
+        elif kind == "seconds":
+            out[header] = [f"{v:.2f}" for v in values]
+        elif kind == "ms":
+            out[header] = [f"{v * 1e3:.1f}" for v in values]
+        elif kind == "usd":
+            out[header] = [usd(v) for v in values]
+        else:
+            out[header] = list(values)
+    return out
+
+
 def frontier_table(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """All systems' frontier rows in one table, with a readable deployment column."""
     from .charts import deployment
@@ -479,3 +743,136 @@ def frontier_table(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
         f.insert(3, "deployment", [deployment(r) for _, r in f.iterrows()])
         parts.append(f)
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+# ------------------------------------------------------------------------------- modelled vs measured
+
+
+def curve_context(sc: Scenario, frames: dict[str, pd.DataFrame], y: str | None = None) -> dict:
+    """What the frontier chart needs besides the curves: display labels, uncertainty bands, measured points
+    matching the view (same system, model, precision, ISL/OSL; converted to ``y``) and a provenance badge per
+    curve. Returns dict(labels=, bands=, measured=, badges=, notes=[one line per curve])."""
+    from factory_model import accuracy
+
+    cat = catalog()
+    y = y or y_column(sc)
+    out = {"labels": labels(frames), "bands": {}, "measured": {}, "badges": {}, "notes": []}
+    for system, frame in frames.items():
+        if not len(frame):
+            continue
+        s = cat.systems[system]
+        precision = frame["precision"].iloc[0]
+        badge = accuracy.badge(s, label)
+        out["badges"][system] = badge
+        band = accuracy.curve_band(system, sc.model, precision,
+                                   calibration_system=s.calibration_system or None)
+        if band is not None:
+            out["bands"][system] = tuple(band)
+        points = pd.DataFrame()
+        if not s.user_defined and not sc.mtp_tokens and sc.serving in ("agg", "best"):
+            points = accuracy.measured_points(system, sc.model, precision, sc.isl, sc.osl)
+            if len(points):
+                points = points.copy()
+                points["tokens_per_s_per_mw"] = points["output_tokens_per_s_per_gpu"] * 1000.0 / frame.attrs["kw_per_gpu"]
+                out["measured"][system] = points
+        line = f"**{label(system)} · {precision.upper()}** — {badge}; " + (
+            band.label if band is not None else f"uncertainty band: {accuracy.NO_BAND}")
+        if len(points):
+            line += f"; {len(points)} measured points drawn (◇, {accuracy.MEASURED_SOURCE.split(':', 1)[1].strip()})"
+        out["notes"].append(line)
+    return out
+
+
+def at_target_labels(frames: dict[str, pd.DataFrame]) -> dict[str, str]:
+    return {s: f"{label(s)}" for s in frames}
+
+
+def deck_content(sc: Scenario, frames: dict[str, pd.DataFrame], at: float):
+    """Everything the PowerPoint deck shows under this scenario (see pages/exports.py: board_deck)."""
+    from factory_model.economics import describe_revenue
+
+    from . import analysis, exports
+    from . import target as board
+
+    cat = catalog()
+    names = labels(frames)
+    context = curve_context(sc, frames)
+    y = y_column(sc)
+    frontier_series, revenue_series = [], []
+    for system, frame in frames.items():
+        if not len(frame):
+            continue
+        name = f"{names[system]} · {frame['precision'].iloc[0].upper()}"
+        frontier_series.append(exports.Series(name, list(frame["tokens_per_s_per_user"]), list(frame[y]),
+                                              colour(system)))
+        points = context["measured"].get(system)
+        if points is not None and len(points):
+            frontier_series.append(exports.Series(f"{names[system]} measured", list(points["tokens_per_s_per_user"]),
+                                                  list(points[y]), colour(system), markers_only=True))
+        if np.isfinite(frame["revenue_usd_per_mw_hour"]).any():
+            revenue_series.append(exports.Series(name, list(frame["tokens_per_s_per_user"]),
+                                                 list(frame["revenue_usd_per_mw_hour"]), colour(system)))
+    table = board.at_target(frames, at, names)
+    figures = board.for_people(table)
+    figures["System"] = [f"{n} · {p}" for n, p in zip(figures["System"], figures["Precision"])]
+    figures = figures.drop(columns=["Precision", "Tokens/s per user"])
+    breakdown = analysis.cost_breakdown(cat, [s for s in frames], sc.mw, sc.pue, sc.kw_per_gpu, sc.economics, names)
+    sens, sens_title = None, ""
+    for system, frame in frames.items():
+        point = analysis.sweet_spot(frame)
+        if len(point):
+            base, sens = analysis.sensitivity(point, cat.system(system), sc.model, sc.isl, sc.osl, mw=sc.mw,
+                                              pue=sc.pue, kw_per_gpu=sc.kw_per_gpu, economics=sc.economics,
+                                              catalog=cat)
+            sens_title = (f"Profit sensitivity: {names[system]} at its sweet spot "
+                          f"({point['tokens_per_s_per_user'].iloc[0]:.0f} tok/s/user, base {usd(base)}/MW-h)")
+            break
+    rows = analysis.assumptions(cat, list(frames), sc.model, sc.economics, mw=sc.mw, pue=sc.pue,
+                                kw_per_gpu=sc.kw_per_gpu)
+    from .style import _KEY, source_addresses
+
+    known = source_addresses()
+    addresses = {k: known[k] for row in rows for k in _KEY.findall(row[2]) if k in known}
+    return exports.DeckContent(
+        title=f"AI factory: {cat.models[sc.model].name} at {sc.mw:g} MW",
+        subtitle=sc.describe(),
+        key_figures_title=f"Key figures at {at:g} tokens/s per user, {sc.mw:g} MW",
+        key_figures=figures,
+        key_figures_note=describe_revenue(sc.economics, sc.model),
+        frontier=frontier_series, frontier_y_title=y_title(sc), revenue=revenue_series,
+        cost_breakdown=breakdown, sensitivity_title=sens_title, sensitivity=sens,
+        assumptions=rows, source_addresses=addresses,
+        x_log=sc.x_log)
+
+
+def deck_bytes(sc: Scenario, frames: dict[str, pd.DataFrame], at: float) -> bytes:
+    from . import exports
+
+    return exports.board_deck(deck_content(sc, frames, at))
+
+
+@st.cache_data(show_spinner="Evaluating the seed claims…")
+def claims_evaluated() -> pd.DataFrame:
+    from factory_model.claims import evaluate_claims
+
+    return evaluate_claims()
+
+
+def matching_claim(sc: Scenario) -> dict | None:
+    """The seed claim whose scenario(s) this view shows: same model, every system of the claim chosen, same
+    ISL/OSL preferred. Returns the evaluated row (claim, claimed and model values, verdict, assumptions)."""
+    from factory_model.claims import load_claims
+
+    best, best_score = None, -1
+    for claim_id, c in load_claims().items():
+        sides = [c[k] for k in ("base", "new") if k in c]
+        if not sides or not all(s.get("model") == sc.model and s.get("system") in sc.systems for s in sides):
+            continue
+        score = sum(int(s.get("isl") == sc.isl and s.get("osl") == sc.osl) for s in sides) * 2 + len(sides)
+        if score > best_score:
+            best, best_score = claim_id, score
+    if best is None:
+        return None
+    table = claims_evaluated()
+    rows = table[table["id"] == best]
+    return rows.iloc[0].to_dict() if len(rows) else None

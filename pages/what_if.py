@@ -17,11 +17,20 @@ left, right = st.columns(2)
 with left:
     st.subheader("Edit or add a system")
     built_in = [s for s in cat.systems if not cat.systems[s].user_defined]
+    def _new_base() -> None:  # the id field follows the chosen base (it would otherwise keep the first one)
+        st.session_state["whatif_id"] = f"{st.session_state['whatif_base']}-custom"
+        st.session_state.pop("whatif_bw", None)
+
     base_id = st.selectbox("Start from", built_in, index=built_in.index("b200-sxm"), format_func=ui.label,
-                           key="whatif_base")
+                           key="whatif_base", on_change=_new_base,
+                           help="A built-in system whose numbers (and fitted efficiency factors) the new one starts "
+                                "from.")
     base = cat.system(base_id)
     with st.form("system_form"):
-        new_id = st.text_input("New system id", value=f"{base_id}-custom", max_chars=63, key="whatif_id")
+        if "whatif_id" not in st.session_state:
+            st.session_state["whatif_id"] = f"{base_id}-custom"
+        new_id = st.text_input("New system id", max_chars=63, key="whatif_id",
+                               help="Lower-case id of the new system; a built-in id is refused.")
         c1, c2 = st.columns(2)
         bw = c1.number_input("HBM bandwidth (TB/s)", 0.1, 100.0, float(base.hbm_bandwidth_tb_s), 0.1, key="whatif_bw")
         hbm = c2.number_input("HBM capacity (GiB)", 1.0, 4096.0, float(base.hbm_capacity_gib), 1.0)
@@ -99,5 +108,5 @@ if systems or models:
     frames = {s: ui.frontier(sc, s) for s in dict.fromkeys(compare) if s in ui.catalog().systems}
     ui.explain_empty(frames)
     fig = charts.frontier_figure(frames, ui.y_column(sc), ui.y_title(sc), x_log=sc.x_log, present=sc.present,
-                                 title="Built-in vs user-defined")
+                                 title="Built-in vs user-defined", labels=ui.labels(frames))
     st.plotly_chart(fig, theme=None, key="whatif_chart")

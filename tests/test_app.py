@@ -2,6 +2,7 @@
 
 import base64
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -150,14 +151,20 @@ def test_revenue_page_reacts_to_utilisation():
     assert len(figures(at)) == 2  # money chart and the sensitivity tornado
 
 
-def test_compare_page_generations():
-    at = app("compare")
+def test_compare_page_uses_the_sidebar_systems():
+    at = app("compare", systems=["h200-sxm", "gb200-nvl72"])
     fig = figures(at)[0]
-    assert "Hopper" in fig["layout"]["title"]["text"]
-    n_before = len(fig["data"])
-    at.multiselect(key="generations").set_value(["h100-sxm", "gb200-nvl72"]).run()
+    names = [t["name"] for t in fig["data"] if t.get("showlegend", True) is not False]
+    assert any("H200" in n for n in names) and any("GB200" in n for n in names)
+    assert not any("B300" in n or "Rubin" in n for n in names)
+    at.toggle(key="all_generations").set_value(True).run()
     assert not at.exception
-    assert len(figures(at)[0]["data"]) < n_before
+    names = [t["name"] for t in figures(at)[0]["data"] if t.get("showlegend", True) is not False]
+    assert any("Rubin" in n for n in names) and any("H100" in n for n in names)
+    at.multiselect(key="systems").set_value(["b200-sxm"]).run()
+    at.toggle(key="all_generations").set_value(False).run()
+    names = [t["name"] for t in figures(at)[0]["data"] if t.get("showlegend", True) is not False]
+    assert names and all("B200" in n for n in names)
 
 
 def test_tco_page_token_basis():
@@ -380,3 +387,141 @@ def test_calibration_sessions_recording_the_same_gpus_share_one_sampler(monkeypa
     assert runs[0][1] is runs[1][1] and fake.state["init"] == 1  # one NVML handle, one polling thread
     runs[0][0].button(key="calib_stop").click().run()
     assert not runs[1][1].running
+
+
+# ----------------------------------------------------------------------------------- board-ready views
+
+
+def _number(text: str) -> float:
+    """'1.5 M' -> 1.5e6, '$0.233' -> 0.233, '576' -> 576."""
+    text = text.replace("$", "").replace(",", "").replace("−", "-").strip()
+    scale = {"k": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
+    parts = text.split()
+    return float(parts[0]) * (scale[parts[1]] if len(parts) > 1 else 1.0)
+
+
+def test_at_target_table_equals_the_api_value_at():
+    import factory_model as fm
+    from factory_model.pareto import value_at
+
+    at = app(systems=["h200-sxm", "b200-sxm"], model="llama-3.1-70b", workload="chat", mw="100")
+    at.slider(key="at").set_value(40.0).run()
+    table = next(d.value for d in at.dataframe if "Facility output tokens/s" in d.value.columns)
+    assert list(table["System"]) == ["NVIDIA H200 SXM", "NVIDIA B200"]
+    for system, precision, (_, row) in zip(("h200-sxm", "b200-sxm"), ("fp8", "nvfp4"), table.iterrows()):
+        f = fm.frontier(system, "llama-3.1-70b", precision, 1024, 1024, mw=100)
+        assert row["Precision"] == precision.upper()
+        for header, column in (("Facility output tokens/s", "tokens_per_s_per_facility"),
+                               ("Revenue / year", "revenue_usd_per_year"),
+                               ("Cost per 1M output tokens", "cost_per_m_output_tokens_usd"),
+                               ("Cost per 1M total tokens", "cost_per_m_total_tokens_usd")):
+            assert _number(row[header]) == pytest.approx(value_at(f, 40.0, column), rel=0.006), header
+        assert _number(row["GPUs"]) == pytest.approx(f.attrs["factory_gpus"], rel=0.006)
+        assert int(row["Racks"].replace(",", "")) == f.attrs["racks"]
+    assert any("Assumes tokens sell at the list price of $1.16 per 1M output" in c.value for c in at.caption)
+
+
+def test_at_target_flags_a_clamped_system():
+    at = app(systems=["h200-sxm", "b200-sxm"], model="deepseek-r1")
+    at.slider(key="at").set_value(500.0).run()
+    assert any("Clamped at the edge" in w.value for w in at.warning)
+    table = next(d.value for d in at.dataframe if "Note" in d.value.columns)
+    assert all(n.startswith("clamped") for n in table["Note"])
+
+
+def test_headline_cards_follow_the_throughput_axis():
+    at = app(systems=["b200-sxm"])
+    assert any("per MW" in m.label for m in at.metric)
+    at.segmented_control(key="y_metric").set_value("per_gpu").run()
+    labels = [m.label for m in at.metric]
+    assert any("per GPU" in m for m in labels) and not any("per MW" in m for m in labels)
+
+
+def test_sidebar_shows_names_and_prices_with_sources():
+    at = app(systems=["h200-sxm"])
+    assert "NVIDIA H200 SXM" in at.multiselect(key="systems").proto.options[0] or \
+        at.multiselect(key="systems").format_func("h200-sxm") == "NVIDIA H200 SXM"
+    text = " ".join(c.value for c in at.caption) + " ".join(m.value for m in at.markdown)
+    assert "$2.19" in text and "api-docs.deepseek.com" in text  # list price with its address
+    assert re.search(r"\$\d+\.\d\d/GPU-h hyperscaler", text) and re.search(r"\d\.\d\d kW/GPU", text)
+
+
+def test_link_with_an_unknown_system_keeps_the_others():
+    at = app(systems=["h200-sxm", "my-gpu-from-another-session"])
+    assert at.multiselect(key="systems").value == ["h200-sxm"]
+    assert any("my-gpu-from-another-session" in w.value for w in at.warning)
+
+
+def test_what_if_base_change_renames_the_new_system():
+    at = app("what_if")
+    assert at.text_input(key="whatif_id").value == "b200-sxm-custom"
+    at.selectbox(key="whatif_base").set_value("gb300-nvl72").run()
+    assert at.text_input(key="whatif_id").value == "gb300-nvl72-custom"
+    at.button(key="whatif_submit").click().run()
+    assert [s.id for s in at.session_state["custom_systems"]] == ["gb300-nvl72-custom"]
+    assert at.session_state["custom_systems"][0].hbm_bandwidth_tb_s == pytest.approx(8.0, rel=0.3)
+
+
+def test_custom_model_without_prices_renders_every_page():
+    config = {"num_hidden_layers": 32, "hidden_size": 4096, "num_attention_heads": 32, "num_key_value_heads": 8,
+              "vocab_size": 128256, "intermediate_size": 14336, "max_position_embeddings": 131072,
+              "torch_dtype": "bfloat16"}
+    at = app("what_if")
+    at.file_uploader(key="config_upload").set_value(("config.json", json.dumps(config).encode(), "application/json"))
+    at.text_input(key="config_model_id").set_value("my-8b").run()
+    at.button(key="add_model").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    at.selectbox(key="model").set_value("my-8b")
+    at.multiselect(key="systems").set_value(["h200-sxm", "b200-sxm"]).run()
+    for page in ("frontier", "revenue", "compare", "tco", "what_if", "claims", "methodology"):
+        at.switch_page(f"pages/{page}.py")
+        at.run()
+        assert not at.exception, (page, [e.message for e in at.exception])
+        if page == "revenue":
+            assert any("No revenue to show" in i.value for i in at.info)
+        if page == "frontier":
+            assert any("has no list price" in c.value for c in at.caption)
+            assert figures(at)
+        if page == "tco":
+            assert len(figures(at)) == 2
+
+
+def test_tco_breakdown_and_tornado_have_marks():
+    at = app("tco", systems=["h200-sxm", "gb200-nvl72"])
+    bars = figures(at)[1]
+    assert bars["layout"]["xaxis"]["type"] == "category"
+    assert all(sum(_decode(t["y"])) > 0 for t in bars["data"] if t["name"] != "Energy")
+    at = app("revenue", systems=["b200-sxm"])
+    tornado = figures(at)[1]
+    assert tornado["layout"]["yaxis"]["type"] == "category"
+    assert len(tornado["data"][0]["y"]) >= 3 and all(abs(v) > 0 for v in _decode(tornado["data"][0]["x"]))
+
+
+def test_presentation_picker_and_exit():
+    at = app(present="true", systems=["h200-sxm", "b200-sxm"])
+    assert at.button(key="present_exit")
+    at.selectbox(key="present_model").set_value("llama-3.1-70b").run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.selectbox(key="model").value == "llama-3.1-70b"
+    assert "Llama 3.1 70B" in figures(at)[0]["layout"]["title"]["text"]
+    at.multiselect(key="present_systems").set_value(["gb200-nvl72"]).run()
+    assert at.multiselect(key="systems").value == ["gb200-nvl72"]
+    at.button(key="present_exit").click().run()
+    assert at.toggle(key="present").value is False
+    assert not any("display: none" in h.proto.body for h in at.get("html"))
+
+
+def test_frontier_draws_bands_badges_and_measured_points(monkeypatch):
+    from factory_model import accuracy
+
+    monkeypatch.setattr(accuracy, "OUT_OF_SAMPLE_PATH", Path(__file__).parent / "fixtures" / "out_of_sample.csv")
+    at = app(systems=["h200-sxm", "gb200-nvl72"], model="deepseek-r1", workload="reasoning", precision="fp8")
+    fig = figures(at)[0]
+    names = [t["name"] for t in fig["data"]]
+    assert "NVIDIA H200 SXM · FP8 uncertainty band" in names  # the fixture's ±20 % row
+    assert not any(n.startswith("NVIDIA GB200 NVL72") and "band" in n for n in names)
+    measured = next(t for t in fig["data"] if t["name"] == "NVIDIA H200 SXM measured")
+    assert len(_decode(measured["x"])) > 10 and "measured" in measured["hovertemplate"]
+    notes = " ".join(c.value for c in at.caption)
+    assert "calibrated on measurements of this system" in notes and "±20 %" in notes
+    assert "transferred from NVIDIA B200" in notes and "no out-of-sample figure yet" in notes

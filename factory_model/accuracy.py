@@ -1,0 +1,153 @@
+"""How far to trust a modelled curve: out-of-sample error bands, provenance badges, matching measured points.
+
+Pure Python (pandas); no Streamlit. Three questions a chart answers next to every modelled curve:
+
+* **band** — :func:`curve_band`: the out-of-sample error of the model's output tokens/s per GPU, from
+  ``data/validation/out_of_sample.csv`` (written by the validation work; columns ``system, model, precision,
+  level`` (config | frontier), ``metric`` (tpot | ttft | output_tokens_per_s_per_gpu | frontier_ratio), ``points,
+  median_abs_error_pct, median_ratio, share_within_0_75_1_5, share_within_0_85_1_25, method, command``; ``model``
+  and ``precision`` may be ``*`` for a per-system aggregate). The band is the modelled value × [1 / (1 + e),
+  1 + e] with e the median absolute error: half of held-out measurements fell inside it. The config-level row of
+  the system × model × precision is used, else the system's ``*`` row, else there is no band (and the chart says
+  "no out-of-sample figure yet").
+* **badge** — :func:`badge`: "calibrated on measurements of this system", "transferred from <sibling>"
+  (``data/calibration_transfer.yaml``) or "preliminary" (systems catalog flag); user-defined systems say whose
+  factors they keep.
+* **measured points** — :func:`measured_points`: the reference measurements
+  (``data/reference/measured_agg_points.csv``) of one system × model × precision × ISL/OSL, labelled with source.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .catalog import DATA_DIR, System
+
+OUT_OF_SAMPLE_PATH = DATA_DIR / "validation" / "out_of_sample.csv"
+REFERENCE_PATH = DATA_DIR / "reference" / "measured_agg_points.csv"
+OUT_OF_SAMPLE_COLUMNS = ["system", "model", "precision", "level", "metric", "points", "median_abs_error_pct",
+                         "median_ratio", "share_within_0_75_1_5", "share_within_0_85_1_25", "method", "command"]
+BAND_METRIC = "output_tokens_per_s_per_gpu"
+MEASURED_SOURCE = ("measured: public TensorRT-LLM / vLLM / SGLang benchmark runs (subset of ai-dynamo/aiconfigurator "
+                   "silicon_sample.csv; data/reference/PROVENANCE.md)")
+NO_BAND = "no out-of-sample figure yet"
+
+
+@dataclass(frozen=True)
+class Band:
+    """Multiplicative band around a modelled curve and the sentence that says where it comes from."""
+
+    low_factor: float
+    high_factor: float
+    label: str
+
+    def __iter__(self):  # (low, high, label) unpacking
+        return iter((self.low_factor, self.high_factor, self.label))
+
+
+def load_out_of_sample(path: str | Path | None = None) -> pd.DataFrame:
+    """The out-of-sample error table; an empty frame with the expected columns when the file does not exist."""
+    path = Path(path) if path else OUT_OF_SAMPLE_PATH
+    return _load(str(path), path.stat().st_mtime if path.exists() else 0.0)
+
+
+@functools.lru_cache(maxsize=4)
+def _load(path: str, _mtime: float) -> pd.DataFrame:
+    if not Path(path).exists():
+        return pd.DataFrame(columns=OUT_OF_SAMPLE_COLUMNS)
+    frame = pd.read_csv(path, dtype={"system": str, "model": str, "precision": str, "level": str, "metric": str})
+    missing = [c for c in ("system", "model", "precision", "level", "metric", "median_abs_error_pct") if c not in frame]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
+    return frame
+
+
+def curve_band(system_id: str, model_id: str, precision_id: str, path: str | Path | None = None,
+               calibration_system: str | None = None) -> Band | None:
+    """The out-of-sample band of one modelled curve, or None when no figure exists for it.
+
+    ``calibration_system``: a user-defined system looks up the errors of the system it was copied from.
+    """
+    table = load_out_of_sample(path)
+    if not len(table):
+        return None
+    sid = calibration_system or system_id
+    rows = table[(table["system"] == sid) & (table["metric"] == BAND_METRIC)]
+    exact = rows[(rows["model"] == model_id) & (rows["precision"] == precision_id) & (rows["level"] == "config")]
+    scope = f"{model_id} {precision_id} on this system"
+    if not len(exact):
+        exact = rows[(rows["model"] == "*") & (rows["precision"] == "*")]
+        exact = exact[exact["level"] == "config"] if (exact["level"] == "config").any() else exact
+        scope = "all models measured on this system"
+    if not len(exact):
+        return None
+    row = exact.iloc[0]
+    error = float(row["median_abs_error_pct"]) / 100.0
+    if not np.isfinite(error) or error < 0:
+        return None
+    points = row.get("points")
+    method = row.get("method") if isinstance(row.get("method"), str) else "out-of-sample"
+    count = f"{int(points)} points, " if points is not None and np.isfinite(float(points)) else ""
+    label = (f"±{error * 100:.0f} % median out-of-sample error of output tokens/s per GPU ({scope}; {count}{method})")
+    return Band(1.0 / (1.0 + error), 1.0 + error, label)
+
+
+@functools.lru_cache(maxsize=2)
+def _measured_systems() -> frozenset:
+    if not REFERENCE_PATH.exists():
+        return frozenset()
+    return frozenset(pd.read_csv(REFERENCE_PATH, usecols=["system"])["system"].unique())
+
+
+@functools.lru_cache(maxsize=2)
+def _transfers() -> dict:
+    from .fitting import load_transfer_map
+
+    try:
+        return load_transfer_map()
+    except Exception:  # noqa: BLE001 - a badge is never worth a crash; the chart then says "not calibrated"
+        return {}
+
+
+def badge(system: System, name_of=None) -> str:
+    """Provenance of a system's modelled curve, in words (``name_of``: id -> display name of a sibling)."""
+    name_of = name_of or (lambda system_id: system_id)
+    parts = []
+    base = system.calibration_system or system.id
+    if system.user_defined:
+        parts.append(f"user-defined (efficiency factors of {name_of(base)})")
+    if base in _measured_systems():
+        parts.append("calibrated on measurements of this system" if not system.user_defined
+                     else f"{name_of(base)} calibrated on its measurements")
+    elif base in _transfers():
+        parts.append(f"transferred from {name_of(_transfers()[base][0])}")
+    else:
+        parts.append("not calibrated (sourced priors only)")
+    if system.preliminary:
+        parts.insert(0, "preliminary")
+    return "; ".join(parts)
+
+
+@functools.lru_cache(maxsize=2)
+def _reference() -> pd.DataFrame:
+    if not REFERENCE_PATH.exists():
+        return pd.DataFrame()
+    return pd.read_csv(REFERENCE_PATH)
+
+
+def measured_points(system_id: str, model_id: str, precision_id: str, isl: int, osl: int) -> pd.DataFrame:
+    """Measured aggregated-serving points of exactly this system, model, precision and ISL/OSL (may be empty);
+    columns as in the reference file plus ``source``."""
+    ref = _reference()
+    if not len(ref):
+        return ref
+    keep = ((ref["system"] == system_id) & (ref["model"] == model_id) & (ref["precision"] == precision_id)
+            & (ref["isl"] == int(isl)) & (ref["osl"] == int(osl)))
+    out = ref[keep].copy()
+    out["source"] = MEASURED_SOURCE
+    return out.reset_index(drop=True)
