@@ -10,11 +10,11 @@ Pure Python (pandas); no Streamlit. Three questions a chart answers next to ever
   1 + e] with e the median absolute error: half of held-out measurements fell inside it. The config-level row of
   the system × model × precision is used, else the system's ``*`` row, else there is no band (and the chart says
   "no out-of-sample figure yet").
-* **badge** — :func:`badge`: "calibrated on measurements of this system", "transferred from <sibling>"
-  (``data/calibration_transfer.yaml``) or "preliminary" (systems catalog flag); user-defined systems say whose
-  factors they keep.
-* **measured points** — :func:`measured_points`: the reference measurements
-  (``data/reference/measured_agg_points.csv``) of one system × model × precision × ISL/OSL, labelled with source.
+* **badge** — :func:`badge`: "calibrated on measurements of this system", "transferred from <sibling> (same
+  silicon)", vendor-level or global factors (data/silicon.yaml, fitting.load_transfer_map) and "preliminary"
+  (systems catalog flag); user-defined systems say whose factors they keep.
+* **measured points** — :func:`measured_points`: the reference measurements (``measured_agg_points.csv`` and the
+  InferenceX ``measured_serving_points.csv``) of one system × model × precision × ISL/OSL, labelled with source.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from .catalog import DATA_DIR, System
 
 OUT_OF_SAMPLE_PATH = DATA_DIR / "validation" / "out_of_sample.csv"
 REFERENCE_PATH = DATA_DIR / "reference" / "measured_agg_points.csv"
+SERVING_REFERENCE_PATH = DATA_DIR / "reference" / "measured_serving_points.csv"
 OUT_OF_SAMPLE_COLUMNS = ["system", "model", "precision", "level", "metric", "points", "median_abs_error_pct",
                          "median_ratio", "share_within_0_75_1_5", "share_within_0_85_1_25", "method", "command"]
 BAND_METRIC = "output_tokens_per_s_per_gpu"
@@ -78,6 +79,10 @@ def curve_band(system_id: str, model_id: str, precision_id: str, path: str | Pat
         return None
     sid = calibration_system or system_id
     rows = table[(table["system"] == sid) & (table["metric"] == BAND_METRIC)]
+    if "method" in rows and (rows["method"] == "leave-one-system-out").any():  # out-of-sample rows only
+        rows = rows[rows["method"] == "leave-one-system-out"]
+    elif "method" in rows and len(rows):
+        rows = rows[rows["method"] != "in-sample"]
     exact = rows[(rows["model"] == model_id) & (rows["precision"] == precision_id) & (rows["level"] == "config")]
     scope = f"{model_id} {precision_id} on this system"
     if not len(exact):
@@ -99,9 +104,11 @@ def curve_band(system_id: str, model_id: str, precision_id: str, path: str | Pat
 
 @functools.lru_cache(maxsize=2)
 def _measured_systems() -> frozenset:
-    if not REFERENCE_PATH.exists():
-        return frozenset()
-    return frozenset(pd.read_csv(REFERENCE_PATH, usecols=["system"])["system"].unique())
+    out = set()
+    for path in (REFERENCE_PATH, SERVING_REFERENCE_PATH):
+        if path.exists():
+            out |= set(pd.read_csv(path, usecols=["system"])["system"].unique())
+    return frozenset(out)
 
 
 @functools.lru_cache(maxsize=2)
@@ -125,7 +132,14 @@ def badge(system: System, name_of=None) -> str:
         parts.append("calibrated on measurements of this system" if not system.user_defined
                      else f"{name_of(base)} calibrated on its measurements")
     elif base in _transfers():
-        parts.append(f"transferred from {name_of(_transfers()[base][0])}")
+        source, reason = _transfers()[base]
+        if "same" in reason and "silicon" in reason:
+            parts.append(f"transferred from {name_of(source)} (same silicon)")
+        elif source != "*":
+            parts.append(f"vendor-level factors (fitted on {name_of(source)} and its vendor's other systems; "
+                         "no measured system of this silicon)")
+        else:
+            parts.append("global factors (no measured system of this vendor)")
     else:
         parts.append("not calibrated (sourced priors only)")
     if system.preliminary:
@@ -141,13 +155,36 @@ def _reference() -> pd.DataFrame:
 
 
 def measured_points(system_id: str, model_id: str, precision_id: str, isl: int, osl: int) -> pd.DataFrame:
-    """Measured aggregated-serving points of exactly this system, model, precision and ISL/OSL (may be empty);
-    columns as in the reference file plus ``source``."""
+    """Measured points of exactly this system, model, precision and ISL/OSL (may be empty): the aggregated
+    reference set and the InferenceX serving points (aggregated, disaggregated, MTP; the latest run of each
+    configuration), with ``tokens_per_s_per_user``, ``output_tokens_per_s_per_gpu`` and ``source``."""
     ref = _reference()
-    if not len(ref):
+    parts = []
+    if len(ref):
+        keep = ((ref["system"] == system_id) & (ref["model"] == model_id) & (ref["precision"] == precision_id)
+                & (ref["isl"] == int(isl)) & (ref["osl"] == int(osl)))
+        out = ref[keep].copy()
+        out["source"] = MEASURED_SOURCE
+        parts.append(out)
+    serving = _serving_reference()
+    if len(serving):
+        keep = ((serving["system"] == system_id) & (serving["model"] == model_id)
+                & (serving["precision_id"] == precision_id) & (serving["isl"] == int(isl))
+                & (serving["osl"] == int(osl)))
+        out = serving[keep].copy()
+        out["backend"] = out["framework"]
+        out["source"] = ("measured: InferenceX " + out["framework"] + " " + out["serving"]
+                         + np.where(out["mtp"] > 0, " + MTP", "") + " (" + out["run_url"] + ")")
+        parts.append(out)
+    if not parts:
         return ref
-    keep = ((ref["system"] == system_id) & (ref["model"] == model_id) & (ref["precision"] == precision_id)
-            & (ref["isl"] == int(isl)) & (ref["osl"] == int(osl)))
-    out = ref[keep].copy()
-    out["source"] = MEASURED_SOURCE
-    return out.reset_index(drop=True)
+    return pd.concat(parts, ignore_index=True)
+
+
+@functools.lru_cache(maxsize=2)
+def _serving_reference() -> pd.DataFrame:
+    from .serving_reference import load_serving_reference
+
+    if not SERVING_REFERENCE_PATH.exists():
+        return pd.DataFrame()
+    return load_serving_reference()

@@ -27,8 +27,10 @@ CUSTOM_WORKLOAD = "custom"
 DEFAULT_SYSTEMS = ["h200-sxm", "b200-sxm", "gb200-nvl72", "gb300-nvl72"]
 GENERATIONS = ["h100-sxm", "h200-sxm", "b200-sxm", "gb200-nvl72", "b300-sxm", "gb300-nvl72", "rubin-nvl72"]
 SERVING = {"best": "Best of both", "agg": "Aggregated", "disagg": "Disaggregated"}
+MTP_CHOICES = {"auto": "Auto (calibrated MTP where the model has MTP heads)", "0": "Off",
+               **{str(n): f"{n} draft token{'s' if n > 1 else ''}" for n in range(1, 9)}}
 NUMBER_LIMITS = {"mw": (0.1, 100_000.0), "isl": (1, 1_048_576), "osl": (1, 262_144), "pue": (1.0, 3.0),
-                 "ttft_max_s": (0.0, 600.0), "min_tps": (0.0, 5000.0), "mtp": (0, 8), "mtp_acc": (0.0, 1.0),
+                 "ttft_max_s": (0.0, 600.0), "min_tps": (0.0, 5000.0), "mtp_acc": (0.0, 0.95),
                  "price_in": (0.0, 1000.0), "price_out": (0.0, 1000.0), "util": (0.05, 1.0),
                  "gpu_hour": (0.0, 100.0), "kwh": (0.0, 2.0), "at": (1.0, 5000.0), "kw_gpu": (0.0, 20.0),
                  "demand_cap": (0.0, 1e12), "price_decline": (0.0, 0.9)}
@@ -100,7 +102,7 @@ def _valid(key: str, value: str, cat: fm.Catalog) -> bool:
         "workload": {CUSTOM_WORKLOAD, *cat.workloads}, "serving": set(SERVING), "price_curve": set(PRICE_CURVES),
         "cost_basis": {"tier", "buildup"}, "tier": {"hyperscaler", "neocloud", "rental"},
         "present": {"true", "false"}, "xlog": {"true", "false"}, "power_basis": set(POWER_BASES),
-        "y_metric": {"per_mw", "per_gpu"},
+        "y_metric": {"per_mw", "per_gpu"}, "mtp": set(MTP_CHOICES),
     }
     if key == "systems":
         return value in cat.systems
@@ -159,7 +161,7 @@ class Scenario:
     pue: float | None
     ttft_max_s: float | None
     min_tokens_per_s_per_user: float | None
-    mtp_tokens: int
+    mtp_tokens: int | str  # draft tokens, or "auto" (calibrated MTP for models with MTP heads)
     mtp_acceptance: float
     economics: fm.EconomicsOptions
     x_log: bool
@@ -184,11 +186,12 @@ class Scenario:
         parts = [name, "precision " + ("auto" if self.precision == AUTO else self.precision.upper()),
                  f"{self.isl:,} in / {self.osl:,} out tokens", f"serving {SERVING[self.serving].lower()}",
                  f"{self.mw:g} MW all-in" + power]
-        if self.ttft_max_s:
-            parts.append(f"TTFT ≤ {self.ttft_max_s:g} s")
+        parts.append(f"TTFT ≤ {self.ttft_max_s:g} s" if self.ttft_max_s else "TTFT ≤ 10 s (default)")
         if self.min_tokens_per_s_per_user:
             parts.append(f"≥ {self.min_tokens_per_s_per_user:g} tok/s/user")
-        if self.mtp_tokens:
+        if self.mtp_tokens == "auto":
+            parts.append("MTP auto (calibrated, where the model has MTP heads)")
+        elif self.mtp_tokens:
             parts.append(f"MTP {self.mtp_tokens} drafts @ {self.mtp_acceptance:.0%}")
         parts.append(f"{e.price_curve} prices, utilisation {e.utilisation:.0%}, cost "
                      + (f"$/GPU-hour {e.gpu_hour_tier} tier" if e.cost_basis == "tier" else "built up"))
@@ -328,16 +331,24 @@ def sidebar() -> Scenario:
         with st.expander("Service levels and speculative decoding"):
             ttft = st.number_input("Max time to first token (s)", *NUMBER_LIMITS["ttft_max_s"], value=0.0,
                                    step=0.5, key="ttft_max_s", bind="query-params",
-                                   help="Deployments slower to the first token are dropped. 0 = no limit.")
+                                   help="Deployments slower to the first token are dropped. 0 = the default "
+                                        "limit of 10 s (a user waits at most that long for a first token).")
             min_tps = st.number_input("Min tokens/s per user", *NUMBER_LIMITS["min_tps"], value=0.0,
                                       step=10.0, key="min_tps", bind="query-params",
                                       help="Deployments slower per user are dropped. 0 = no limit.")
-            mtp = int(st.number_input("Draft tokens (MTP / speculative)", *NUMBER_LIMITS["mtp"], value=0, step=1,
-                                      key="mtp", bind="query-params",
-                                      help="Tokens drafted per step by multi-token prediction; 0 = off."))
-            mtp_acc = st.slider("Acceptance per draft token", 0.0, 1.0, 0.7, 0.05, key="mtp_acc",
-                                bind="query-params", disabled=mtp == 0,
-                                help="Probability each drafted token is accepted.")
+            id_param("mtp", list(MTP_CHOICES), "auto")
+            mtp_choice = st.selectbox("MTP / speculative decoding", list(MTP_CHOICES), key="mtp",
+                                      format_func=MTP_CHOICES.get,
+                                      help="Auto: models that ship MTP heads (DeepSeek-R1) are searched with and "
+                                           "without their calibrated MTP (3 drafts, acceptance fitted to measured "
+                                           "MTP runs), as the best measured stacks run both; other models run "
+                                           "without. A number: that many draft tokens per step at the "
+                                           "acceptance below.")
+            publish_param("mtp", mtp_choice, "auto")
+            mtp = mtp_choice if mtp_choice in ("auto",) else int(mtp_choice)
+            mtp_acc = st.slider("Acceptance per draft token", 0.0, 0.95, 0.7, 0.05, key="mtp_acc",
+                                bind="query-params", disabled=not isinstance(mtp, int) or mtp == 0,
+                                help="Probability each drafted token is accepted (with a number of drafts).")
         with st.expander("Prices, demand, costs and power"):
             id_param("price_curve", list(PRICE_CURVES), "tiered")
             curve = st.selectbox("Price vs speed", PRICE_CURVES, key="price_curve", format_func=str.capitalize,
@@ -536,10 +547,12 @@ def apply_presentation_requests() -> None:
 
 @st.cache_data(show_spinner=False, max_entries=512)
 def search_frontier(system: str, model: str, precision: str, isl: int, osl: int, serving: str, ttft: float | None,
-              min_tps: float | None, mtp: int, acc: float, custom_text: str, calibration: str = "") -> pd.DataFrame:
+              min_tps: float | None, mtp: int | str, acc: float, custom_text: str,
+              calibration: str = "") -> pd.DataFrame:
     """The search and the frontier: everything that does not depend on power or prices (cached)."""
     return fm.frontier(system, model, precision, isl, osl, serving=serving, ttft_max_s=ttft,
-                       min_tokens_per_s_per_user=min_tps, mtp_tokens=mtp, mtp_acceptance=acc,
+                       min_tokens_per_s_per_user=min_tps, mtp_tokens=mtp,
+                       mtp_acceptance=acc if isinstance(mtp, int) and mtp else None,
                        catalog=_catalog_with(custom_text), factors=profile_factors(calibration))
 
 
@@ -769,8 +782,19 @@ def curve_context(sc: Scenario, frames: dict[str, pd.DataFrame], y: str | None =
         if band is not None:
             out["bands"][system] = tuple(band)
         points = pd.DataFrame()
-        if not s.user_defined and not sc.mtp_tokens and sc.serving in ("agg", "best"):
+        if not s.user_defined:
             points = accuracy.measured_points(system, sc.model, precision, sc.isl, sc.osl)
+            # only measurements of deployments the view can contain: agg-only views drop disaggregated
+            # points, views without MTP drop MTP points
+            if len(points) and "serving" in points:
+                keep = np.ones(len(points), dtype=bool)
+                if sc.serving == "agg":
+                    keep &= points["serving"].fillna("agg").to_numpy() == "agg"
+                elif sc.serving == "disagg":
+                    keep &= points["serving"].fillna("agg").to_numpy() == "disagg"
+                if not sc.mtp_tokens:
+                    keep &= points["mtp"].fillna(0).to_numpy() == 0
+                points = points[keep]
             if len(points):
                 points = points.copy()
                 points["tokens_per_s_per_mw"] = points["output_tokens_per_s_per_gpu"] * 1000.0 / frame.attrs["kw_per_gpu"]
@@ -778,7 +802,9 @@ def curve_context(sc: Scenario, frames: dict[str, pd.DataFrame], y: str | None =
         line = f"**{label(system)} · {precision.upper()}** — {badge}; " + (
             band.label if band is not None else f"uncertainty band: {accuracy.NO_BAND}")
         if len(points):
-            line += f"; {len(points)} measured points drawn (◇, {accuracy.MEASURED_SOURCE.split(':', 1)[1].strip()})"
+            origin = ("InferenceX runs, " if points["source"].str.contains("InferenceX").any() else "") + \
+                accuracy.MEASURED_SOURCE.split(':', 1)[1].strip()
+            line += f"; {len(points)} measured points drawn (◇, {origin})"
         out["notes"].append(line)
     return out
 

@@ -47,9 +47,12 @@ def test_missing_out_of_sample_file_gives_no_band(tmp_path):
 
 def test_badges_name_calibration_transfer_and_preliminary(catalog):
     assert accuracy.badge(catalog.system("h200-sxm")) == "calibrated on measurements of this system"
-    assert accuracy.badge(catalog.system("gb200-nvl72")) == "transferred from b200-sxm"
+    assert accuracy.badge(catalog.system("gb200-nvl72")) == "transferred from b200-sxm (same silicon)"
+    assert accuracy.badge(catalog.system("mi355x")) == "calibrated on measurements of this system"
+    gb300 = accuracy.badge(catalog.system("gb300-nvl72"))
+    assert "vendor-level" in gb300 and "no measured system of this silicon" in gb300
     rubin = accuracy.badge(catalog.system("rubin-nvl72"))
-    assert rubin.startswith("preliminary") and "transferred from b200-sxm" in rubin
+    assert rubin.startswith("preliminary") and "vendor-level" in rubin
 
 
 def test_measured_points_match_the_view_only():
@@ -58,6 +61,9 @@ def test_measured_points_match_the_view_only():
     assert set(points["osl"]) == {8192} and set(points["system"]) == {"h200-sxm"}
     assert points["source"].str.contains("measured").all()
     assert len(accuracy.measured_points("gb300-nvl72", "deepseek-r1", "nvfp4", 1024, 8192)) == 0
+    inferencex = accuracy.measured_points("mi355x", "deepseek-r1", "nvfp4", 1024, 1024)
+    assert len(inferencex) > 10 and inferencex["source"].str.contains("InferenceX").all()
+    assert inferencex["source"].str.contains("https://github.com/SemiAnalysisAI/InferenceX").all()
 
 
 # --------------------------------------------------------------------------------------- at target
