@@ -17,7 +17,7 @@ ui.stop_without_systems(sc)
 
 with st.spinner("Searching deployments…"):
     frames = ui.frontiers(sc)
-ui.explain_empty(frames)
+ui.explain_empty(frames, notes=not sc.present)
 target = holder.slider("Target interactivity (tokens/s per user)", 5.0, 500.0, 50.0, 5.0, key="at", bind="query-params",
                    help="The speed each user sees (output tokens/s after the first token). The table below and "
                         "the readout give every system's figures at this speed.")

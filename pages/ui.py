@@ -578,13 +578,22 @@ def frontiers(sc: Scenario) -> dict[str, pd.DataFrame]:
     return {s: frontier(sc, s) for s in sc.systems}
 
 
-def explain_empty(frames: dict[str, pd.DataFrame]) -> None:
-    """One line per system that has no frontier, saying why (never a traceback)."""
+def explain_empty(frames: dict[str, pd.DataFrame], notes: bool = True) -> None:
+    """One line per system that has no frontier, saying why (never a traceback); then the frontiers' notes,
+    each different note once (a note every system shares is written once for all)."""
+    by_note: dict[str, list[str]] = {}
     for system, frame in frames.items():
         if not len(frame):
             st.warning(f"{label(system)}: {frame.attrs.get('reason') or 'no feasible deployment'}")
         elif frame.attrs.get("note"):
-            st.caption(f"{label(system)}: {frame.attrs['note']}")
+            for part in frame.attrs["note"].split("; "):
+                by_note.setdefault(part, []).append(system)
+    if not notes:
+        return
+    for part, systems in by_note.items():
+        who = "All systems" if len(systems) == len(frames) and len(frames) > 1 else \
+            ", ".join(label(s) for s in systems)
+        st.caption(f"{who}: {part}")
 
 
 def y_column(sc: Scenario) -> str:
