@@ -23,3 +23,15 @@ def factors():
 @pytest.fixture(scope="session")
 def priors():
     return load_factors("uncalibrated")
+
+
+@pytest.fixture(autouse=True)
+def allow_local_test_servers(monkeypatch):
+    """Server-side fetches are off unless allow-listed (factory_model.safe_fetch); the tests' own servers listen
+    on 127.0.0.1 only, so that one address is listed explicitly (also for CLI subprocesses, via the environment)."""
+    from factory_model import safe_fetch
+
+    monkeypatch.setenv(safe_fetch.ENV_ALLOW, "127.0.0.1")
+    safe_fetch.configure(None)
+    yield
+    safe_fetch.configure(None)

@@ -19,11 +19,10 @@ import json
 import re
 import math
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import asdict, dataclass, field
 
+from .. import safe_fetch
 from . import TelemetryError
 from .server_metrics import metric_names
 
@@ -203,36 +202,44 @@ DCGM_METRICS = {  # DCGM exporter metric -> reading field (scale)
 class PrometheusClient:
     """Minimal client of a Prometheus server's HTTP query API (/api/v1/query)."""
 
-    def __init__(self, base_url: str, timeout_s: float = 5.0):
-        if not base_url.startswith(("http://", "https://")):
-            raise TelemetryError(f"Prometheus URL must start with http:// or https://, got '{base_url}'")
+    WHAT = "Prometheus URL"
+    MAX_SERIES = 100_000
+
+    def __init__(self, base_url: str, timeout_s: float = 2.0, max_bytes: int = safe_fetch.DEFAULT_MAX_BYTES):
+        try:  # policy first: nothing is fetched from a refused URL
+            safe_fetch.check_url(base_url, self.WHAT)
+        except safe_fetch.FetchError as exc:
+            raise TelemetryError(str(exc)) from None
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
+        self.max_bytes = max_bytes
 
     def query(self, expr: str) -> list[tuple[dict, float]]:
-        """Instant vector: [(labels, value)]. Unreachable server or error answer → TelemetryError."""
+        """Instant vector: [(labels, value)]. Any failure → one TelemetryError line in our own words (never the
+        reply's text; the same words for unreachable, HTTP error, timeout, oversize or a non-Prometheus answer)."""
         url = f"{self.base_url}/api/v1/query?{urllib.parse.urlencode({'query': expr})}"
         try:
-            with urllib.request.urlopen(url, timeout=self.timeout_s) as response:
-                payload = json.loads(response.read().decode("utf-8"))
-        except urllib.error.HTTPError as exc:
-            raise TelemetryError(f"Prometheus at {self.base_url} answered HTTP {exc.code} to '{expr}'") from None
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise TelemetryError(f"Prometheus at {self.base_url} is unreachable ({reason})") from None
-        except json.JSONDecodeError:
-            raise TelemetryError(f"Prometheus at {self.base_url} did not answer JSON") from None
-        if payload.get("status") != "success":
-            raise TelemetryError(f"Prometheus query '{expr}' failed: {payload.get('error', 'unknown error')}")
-        result = payload.get("data", {}).get("result", [])
+            raw = safe_fetch.fetch(url, what=self.WHAT, timeout_s=self.timeout_s, max_bytes=self.max_bytes)
+        except safe_fetch.FetchError as exc:
+            raise TelemetryError(str(exc)) from None
+        try:
+            payload = json.loads(raw.decode("utf-8"))
+            if payload.get("status") != "success":
+                raise ValueError
+            result = payload["data"]["result"]
+            if not isinstance(result, list) or len(result) > self.MAX_SERIES:
+                raise ValueError
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError, UnicodeDecodeError):
+            raise TelemetryError(str(safe_fetch.unusable(self.WHAT))) from None
         out = []
         for item in result:
             try:
                 value = float(item["value"][1])
-            except (KeyError, IndexError, TypeError, ValueError):
+                labels = item.get("metric", {})
+            except (KeyError, IndexError, TypeError, ValueError, AttributeError):
                 continue
-            if math.isfinite(value):
-                out.append((item.get("metric", {}), value))
+            if math.isfinite(value) and isinstance(labels, dict):
+                out.append(({str(k)[:200]: str(v)[:200] for k, v in labels.items()}, value))
         return out
 
     def scalar(self, expr: str) -> float | None:
@@ -267,8 +274,7 @@ class PrometheusSource(TelemetrySource):
                 reading = by_gpu.setdefault(gpu, GpuReading(t_s=now, gpu=gpu, name=labels.get("modelName", "")))
                 setattr(reading, column, value * scale)
         if not by_gpu:
-            raise TelemetryError(f"Prometheus at {self.client.base_url} has no DCGM_FI_DEV_POWER_USAGE series "
-                                 f"(is the DCGM exporter scraped?)")
+            raise TelemetryError("Prometheus has no DCGM_FI_DEV_POWER_USAGE series (is the DCGM exporter scraped?)")
         return sorted(by_gpu.values(), key=lambda r: r.gpu)
 
     def fleet(self, window_s: int = 30) -> dict[str, float]:
