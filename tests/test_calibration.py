@@ -402,7 +402,7 @@ def test_profile_round_trip_and_validation():
     assert factors.get(*key) == pytest.approx(dict(zip(result.parameters, result.fitted))[key], abs=1e-6)
     assert "calibration profile 'sample'" in factors.source_of(*key)
     for bad, message in [("profile: x\n", "missing 'provenance'"),
-                         ("profile: x\nprovenance: {}\nfactors: [{system: h200-sxm}]\n", "missing precision"),
+                         ("profile: x\nprovenance: {}\nfactors: [{system: h200-sxm}]\n", "missing 'factors.0.precision'"),
                          ("profile: x\nprovenance: {}\nfactors: [{system: h200-sxm, precision: fp8, op_class: gemm,"
                           " parameter: memory_fraction, value: 1.7}]\n", "fraction must lie"),
                          ("profile: x\nprovenance: {}\nfactors: [{system: nope, precision: fp8, op_class: gemm,"
