@@ -136,8 +136,18 @@ def economics(frontier_frame: pd.DataFrame, system: str, model: str, isl: int, o
     return out
 
 
+def best_index(frame: pd.DataFrame, column: str):
+    """The index of the row where ``column`` is largest, or None when the column is missing or has no finite
+    value (an empty frontier; a model without a list price gives all-NaN revenue and profit)."""
+    if column not in frame or not len(frame):
+        return None
+    values = pd.to_numeric(frame[column], errors="coerce").replace([np.inf, -np.inf], np.nan)
+    return values.idxmax() if values.notna().any() else None
+
+
 def summary(frame: pd.DataFrame) -> dict[str, float]:
-    """One-number summaries of a frontier: extremes, area, and the revenue/profit-maximising points."""
+    """One-number summaries of a frontier: extremes, area, and the revenue/profit-maximising points (NaN where a
+    column has no finite value, e.g. revenue of a model without a list price)."""
     if not len(frame):
         return {"max_tokens_per_s_per_mw": np.nan, "max_tokens_per_s_per_user": np.nan, "area": 0.0}
     out = {
@@ -148,9 +158,11 @@ def summary(frame: pd.DataFrame) -> dict[str, float]:
     }
     for column in ("revenue_usd_per_mw_hour", "profit_usd_per_mw_hour"):
         if column in frame:
-            row = frame.loc[frame[column].idxmax()]
-            out[f"max_{column}"] = float(row[column])
-            out[f"tokens_per_s_per_user_at_max_{column.split('_usd')[0]}"] = float(row["tokens_per_s_per_user"])
+            best = best_index(frame, column)
+            row = frame.loc[best] if best is not None else None
+            out[f"max_{column}"] = float(row[column]) if row is not None else np.nan
+            out[f"tokens_per_s_per_user_at_max_{column.split('_usd')[0]}"] = \
+                float(row["tokens_per_s_per_user"]) if row is not None else np.nan
     return out
 
 

@@ -9,6 +9,7 @@ import streamlit as st
 
 import factory_model as fm
 from factory_model.economics import load_prices
+from factory_model.scenario import best_index
 from pages import charts, ui
 
 sc = ui.scenario()
@@ -43,7 +44,7 @@ if rows:
     ui.downloads(fig, ui.frontier_table(frames), "revenue", "revenue")
 
     st.subheader("Sensitivity")
-    first = next(s for s, f in frames.items() if len(f))
+    first = next(s for s, f in frames.items() if best_index(f, "profit_usd_per_mw_hour") is not None)
     frame = frames[first]
     best = frame.loc[frame["profit_usd_per_mw_hour"].idxmax()]
     point = frame.loc[[frame["profit_usd_per_mw_hour"].idxmax()]]
