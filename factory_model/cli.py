@@ -202,11 +202,31 @@ def _frontier_kwargs(args: argparse.Namespace) -> dict:
                 mtp_acceptance=args.mtp_acceptance, economics=_economics_from_args(args), profile=args.profile)
 
 
+def _numbers(flag: str, text: str) -> list[float]:
+    """'20,50,100' -> [20.0, 50.0, 100.0]; anything else is one error line naming the flag."""
+    values = []
+    for part in text.split(","):
+        try:
+            value = float(part)
+        except ValueError:
+            raise FactoryModelError(f"{flag} takes comma-separated numbers such as 20,50,100; got "
+                                    f"{part.strip()[:20]!r}") from None
+        if not (math.isfinite(value) and 0 < value < 1e6):
+            raise FactoryModelError(f"{flag}: tokens/s per user must be positive and finite, got {part.strip()[:20]}")
+        values.append(value)
+    if len(values) > 100:
+        raise FactoryModelError(f"{flag}: at most 100 values")
+    return values
+
+
 def cmd_frontier(args: argparse.Namespace) -> int:
     from .scenario import frontier, summary
 
     frame = frontier(args.system, args.model, args.precision, args.isl, args.osl, **_frontier_kwargs(args))
     if args.format != "table":
+        if not len(frame):  # an empty frontier keeps its reason (and note) in JSON/CSV too
+            frame = pd.DataFrame([{"system": args.system, "model": args.model, "precision": args.precision,
+                                   "reason": frame.attrs.get("reason", ""), "note": frame.attrs.get("note", "")}])
         _print_frame(frame, args.format)
         return 0
     a = frame.attrs
@@ -233,7 +253,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     precisions = [p.strip() for p in args.precision.split(",")]
     precision = precisions[0] if len(precisions) == 1 else precisions
-    at = [float(v) for v in args.at.split(",")] if args.at else None
+    at = _numbers("--at", args.at) if args.at else None
     kwargs = _frontier_kwargs(args)
     table, frontiers = compare(systems, args.model, precision, args.isl, args.osl,
                                **({"at": at} if at else {}), **kwargs)

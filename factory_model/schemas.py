@@ -177,8 +177,10 @@ def finite_number(name: str, value: Any, *, gt: float | None = None, ge: float |
               (lt, lambda v, b: v < b, "below"), (le, lambda v, b: v <= b, "at most")]
     for bound, ok, word in bounds:
         if bound is not None and not ok(value, bound):
-            raise FactoryModelError(f"{name} must be {word} {bound:g}, got {value!r}"
-                                    + (f"; {fix}" if fix else ""))
+            rule = "positive" if (word, bound) == ("above", 0) else "not negative" if (word, bound) == (
+                "at least", 0) else f"{word} {bound!r}"
+            verb = "must not be negative" if rule == "not negative" else f"must be {rule}"
+            raise FactoryModelError(f"{name} {verb}, got {value!r}" + (f"; {fix}" if fix else ""))
     if integer:
         if float(value) != int(value):
             raise FactoryModelError(f"{name} must be a whole number, got {value!r}")
