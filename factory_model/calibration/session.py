@@ -321,6 +321,8 @@ class ReplaySource(TelemetrySource):
 class ReplayServer:
     """Server snapshots of a recorded session at the same replay clock (a stand-in for ServerScraper)."""
 
+    synchronous = True  # read in the sampler's own thread (same clock as the GPU rows), not a scraper thread
+
     def __init__(self, session: Session, clock: ReplayClock):
         self.rows = session.server.sort_values("t_s")
         self.clock = clock
