@@ -61,7 +61,8 @@ def session_from_sampler(sampler: Sampler, metadata: dict) -> Session:
         if "phase" not in frame.columns:
             frame["phase"], frame["concurrency"] = "live", np.nan
         frame["phase"] = frame["phase"].fillna("live")  # rows sampled before the first set_phase
-    session = from_rows({**sampler.source.metadata(), **metadata}, gpu, server)
+    source_meta = sampler.metadata() if hasattr(sampler, "metadata") else sampler.source.metadata()
+    session = from_rows({**source_meta, **metadata}, gpu, server)
     session.notes.extend(sampler.last_errors(10))
     if sampler.stopped_reason and sampler.stopped_reason.startswith("stopped after"):
         session.notes.append(sampler.stopped_reason)

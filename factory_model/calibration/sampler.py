@@ -98,7 +98,7 @@ class Sampler:
     @property
     def usable(self) -> bool:
         """False once the last user released it or it stopped by itself: a registry then makes a new one."""
-        return not self._closing and (self._thread is None or self.running)
+        return not self._closing and not self._closed and (self._thread is None or self.running)
 
     def acquire(self) -> "Sampler":
         """One more user of this sampler (a browser session's recording); starts it if it was idle."""
@@ -273,6 +273,16 @@ class Sampler:
             return list(self.errors)[-n:]
 
 
+class NoGpus(TelemetrySource):
+    """The GPU side of a scraper-only sampler (an inference server's /metrics shared by recordings)."""
+
+    def read(self) -> list[GpuReading]:
+        return []
+
+    def describe(self) -> str:
+        return "no GPUs"
+
+
 class Recording:
     """One user's recording on a shared :class:`Sampler`: own rows, phase labels, GPU selection and stop.
 
@@ -280,8 +290,9 @@ class Recording:
     GPUs are not kept, so W/GPU is per deployment GPU. None keeps every GPU (a fleet)."""
 
     def __init__(self, sampler: Sampler, gpus: list[str] | None = None, capacity: int = 20_000,
-                 max_duration_s: float | None = None):
+                 max_duration_s: float | None = None, server_sampler: Sampler | None = None):
         self.sampler = sampler
+        self.server_sampler = server_sampler  # a shared scraper of the inference server's /metrics (own thread)
         self.gpus = None if gpus is None else {str(g) for g in gpus}
         self.gpu_rows: deque[dict] = deque(maxlen=capacity)
         self.server_rows: deque[dict] = deque(maxlen=capacity)
@@ -303,9 +314,24 @@ class Recording:
             if self._active:
                 return self
             self._active, self._reason, self.started_at = True, "", time.monotonic()
-        self.sampler.attach(self)
-        self.sampler.acquire()
+        acquired = []
+        try:
+            for sampler in self._samplers():
+                sampler.attach(self)
+                sampler.acquire()
+                acquired.append(sampler)
+        except TelemetryError:
+            for sampler in self._samplers():
+                sampler.detach(self)
+            for sampler in acquired:
+                sampler.release()
+            with self._lock:
+                self._active = False
+            raise
         return self
+
+    def _samplers(self) -> list[Sampler]:
+        return [s for s in (self.sampler, self.server_sampler) if s is not None]
 
     def stop(self, reason: str = "stopped") -> None:
         with self._lock:
@@ -313,8 +339,9 @@ class Recording:
                 return
             self._active = False
             self._reason = self._reason or reason
-        self.sampler.detach(self)
-        self.sampler.release()
+        for sampler in self._samplers():
+            sampler.detach(self)
+            sampler.release()
 
     def expired(self, now: float | None = None) -> bool:
         return bool(self._active and self.max_duration_s and self.started_at is not None
