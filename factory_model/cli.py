@@ -470,6 +470,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FactoryModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except (RecursionError, MemoryError):  # a pathological input that slipped past the parsers' caps
+        print("error: the input is nested too deeply or too large; check the file", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # e.g. piped into `head`
         return 0
     except KeyboardInterrupt:

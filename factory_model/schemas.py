@@ -194,7 +194,7 @@ def finite_number(name: str, value: Any, *, gt: float | None = None, ge: float |
 class HfConfig(BaseModel):
     """The fields of a Hugging Face config.json the model reads (others are ignored: configs carry many)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)  # JSON has real types: "32" is not a layer count
     num_hidden_layers: Annotated[int, Field(ge=1, le=1000)]
     hidden_size: Annotated[int, Field(ge=1, le=1_000_000)]
     num_attention_heads: Annotated[int, Field(ge=1, le=10_000)]

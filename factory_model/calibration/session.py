@@ -257,7 +257,7 @@ def _validate(meta: dict, frame: pd.DataFrame, label: str, notes: list[str]) -> 
     if (broken & ~bad_kind).any():
         notes.append(f"{int((broken & ~bad_kind).sum())} row(s) without a timestamp dropped")
     frame = frame[~bad_kind & ~broken]
-    frame["phase"] = frame["phase"].fillna("all").astype(str).str.slice(0, 100)
+    frame["phase"] = frame["phase"].astype(object).where(frame["phase"].notna(), "all").astype(str).str.slice(0, 100)
     frame["gpu"] = frame["gpu"].astype(str).str.slice(0, 100)
     if not len(frame):
         raise TelemetryError(f"{label}: no usable rows")
