@@ -151,6 +151,7 @@ def read_scenarios(path_or_frame, catalog: Catalog | None = None) -> pd.DataFram
         except pd.errors.EmptyDataError:
             raise FactoryModelError(f"{path_or_frame}: empty file; expected a header with columns "
                                     f"{','.join(INPUT_COLUMNS)}") from None
+    frame = frame.reset_index(drop=True)
     if len(frame) > MAX_SCENARIO_ROWS:
         raise FactoryModelError(f"scenarios CSV: more than {MAX_SCENARIO_ROWS:,} rows; split the file")
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -165,7 +166,7 @@ def read_scenarios(path_or_frame, catalog: Catalog | None = None) -> pd.DataFram
     for col, table in tables.items():
         values = frame[col].astype(str).str.strip()
         frame[col] = values
-        for row, value in zip(frame.index, values):
+        for row, value in enumerate(values):  # positions, not labels (a ragged CSV gives a tuple index)
             if value not in table:
                 try:
                     getattr(catalog, col)(value)
