@@ -159,8 +159,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
+    from .custom import ID_PATTERN
     from .fitting import fit, write_profile
 
+    if not ID_PATTERN.match(args.profile) or ".." in args.profile:  # it names a file under data/calibration/
+        raise FactoryModelError(f"--profile {args.profile[:40]!r}: a profile name is lower-case letters, digits, "
+                                f"'.', '_' or '-' (no path)")
     result = fit(args.backend, max_nfev=args.max_evaluations)
     path = write_profile(result, args.profile)
     rows = pd.DataFrame({"parameter": [p.name for p in result.parameters], "prior": result.prior,

@@ -248,3 +248,46 @@ def test_real_world_configs_still_import():
                "quantization_config": {"quant_method": "mxfp4"}}
     m = custom.model_from_hf_config(json.dumps(gpt_oss), "my-gpt-oss")
     assert m.experts == 32 and m.sliding_window_layers == 12 and m.four_bit_format == "mxfp4"
+
+
+# ------------------------------------------------------------------------------------------------- CLI
+
+
+def cli(*argv):
+    import contextlib
+    import io
+
+    from factory_model.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = main(list(argv))
+    return rc, out.getvalue(), err.getvalue()
+
+
+def test_fit_profile_name_cannot_escape_the_data_directory():
+    rc, _, err = cli("fit", "--profile", "../../evil")
+    assert rc == 2 and "no path" in err and len(err.splitlines()) == 1
+
+
+def test_empty_frontier_keeps_its_reason_in_json_and_csv():
+    args = ("frontier", "--system", "h100-sxm", "--model", "llama-3.1-8b", "--precision", "fp8", "--isl", "1000",
+            "--osl", "1000", "--ttft-max-s", "0.00001")
+    rc, out, _ = cli(*args, "--format", "json")
+    rows = json.loads(out)
+    assert rc == 0 and len(rows) == 1 and "no deployment meets TTFT" in rows[0]["reason"]
+    rc, out, _ = cli(*args, "--format", "csv")
+    assert rc == 0 and "reason" in out.splitlines()[0] and "no deployment meets TTFT" in out
+
+
+@pytest.mark.parametrize("at", ["20,", "abc", "nan", ",,"])
+def test_compare_at_values_are_parsed_with_one_line_errors(at):
+    rc, _, err = cli("compare", "--systems", "h100-sxm", "--model", "llama-3.1-8b", "--precision", "fp8",
+                     "--isl", "1000", "--osl", "1000", "--at", at)
+    assert rc == 2 and "--at" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv", [("estimate", "--input", "/"), ("calibrate", "--replay", "/")])
+def test_directories_given_as_files(argv):
+    rc, _, err = cli(*argv)
+    assert rc == 2 and "not a" in err and "Traceback" not in err
