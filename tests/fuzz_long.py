@@ -21,6 +21,8 @@ sys.path[:0] = [str(HERE.parent), str(HERE)]
 
 import fuzzing  # noqa: E402
 
+MEMORY_LIMIT_BYTES = 8 * 2**30
+
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -28,6 +30,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=10)
     parser.add_argument("--url-cases", type=int, default=20)
     args = parser.parse_args(argv)
+    try:  # a case that explodes memory becomes a MemoryError finding instead of starving the machine
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT_BYTES, MEMORY_LIMIT_BYTES))
+    except (ImportError, ValueError, OSError):
+        pass
     rng = random.Random(args.seed)
     seeds = fuzzing.seeds()
     tally = fuzzing.Tally()
@@ -90,8 +98,14 @@ def main(argv: list[str]) -> int:
             findings[f"url: {str(exc)[:200]}"] = 1
 
     corpus = len(fuzzing.corpus_files())
+    try:
+        import resource
+
+        peak = f"; peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MiB"
+    except ImportError:
+        peak = ""
     print(f"\nfuzz (seed {args.seed}, {time.monotonic() - t0:.0f} s): {tally.summary()}; corpus {corpus} malformed "
-          f"files, {subprocess_runs} CLI subprocess runs")
+          f"files, {subprocess_runs} CLI subprocess runs{peak}")
     for finding, count in sorted(findings.items()):
         print(f"FINDING x{count}: {finding}")
     return 1 if findings else 0

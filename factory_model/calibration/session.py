@@ -160,6 +160,8 @@ def load(source: str | Path | bytes, name: str = "") -> Session:
         suffix = path.suffix.lower()
     else:
         raw, suffix = source, Path(name).suffix.lower()
+        if len(raw) > schemas.MAX_UPLOAD_MB * 2**20:
+            raise TelemetryError(f"{label}: larger than {schemas.MAX_UPLOAD_MB} MB; split the recording")
     if suffix == ".parquet" or raw[:4] == b"PAR1":
         return _load_parquet(raw, label)
     return _load_csv(raw, label)
