@@ -150,7 +150,7 @@ def validate(schema: type[BaseModel], data: Any, what: str) -> BaseModel:
         return schema.model_validate(data)
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
-        loc = ".".join(str(p) for p in err["loc"])
+        loc = ".".join(str(p) if len(str(p)) <= 40 else str(p)[:40] + "…" for p in err["loc"])[:120]
         got = err.get("input")
         shown = "" if err["type"] in ("missing", "extra_forbidden") or isinstance(got, (dict, list)) \
             else f", got {str(got)[:40]!r}"

@@ -13,6 +13,7 @@ import io
 import json
 import math
 import random
+import re
 import signal
 import threading
 from collections import Counter
@@ -240,7 +241,7 @@ def mutate(rng: random.Random, data: bytes, steps: int) -> bytes:
     text = data.decode("utf-8", errors="replace")
     for _ in range(steps):
         op = rng.randrange(9)
-        tokens = [m for m in __import__("re").finditer(r"-?[\w.]+", text)]
+        tokens = list(re.finditer(r"-?[\w.]+", text))
         if op <= 2 and tokens:  # replace a value or key by something weird
             m = rng.choice(tokens)
             text = text[:m.start()] + rng.choice(WEIRD) + text[m.end():]
@@ -364,7 +365,7 @@ def run_cli(tally: Tally, argv: list[str]) -> int:
         if fmt == "json" and text.strip() == "[]":
             tally.garbage += 1
             raise Finding(f"cli {argv}: empty frontier without its reason")
-        if "-0.0" in text or "-9.2e18" in text.lower():
+        if re.search(r"(?<![\d.eE])-0(\.0+)?(?![\d.eE])", text) or "-9.2e18" in text.lower():
             tally.garbage += 1
             raise Finding(f"cli {argv}: negative zero or wrapped integer in the output")
     tally.outcomes["cli ok" if rc == 0 else "cli error"] += 1
