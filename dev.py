@@ -64,9 +64,12 @@ def main(argv: list[str]) -> int:
         args = [str(PYTHON), "tests/fuzz_long.py", *extra]
     elif command == "bench":
         code = subprocess.call([str(PYTHON), "-m", "factory_model.bench", *extra], cwd=ROOT)
-        args = [str(PYTHON), "tests/bench_dashboard.py"]
         if code:
             return code
+        code = subprocess.call([str(PYTHON), "tests/bench_dashboard.py"], cwd=ROOT)
+        if code:
+            return code
+        args = [str(PYTHON), "tests/bench_load.py"]  # >= 20 concurrent sessions: p50/p95, memory, lost input
     else:
         args = [str(PYTHON), "-m", "pytest", *extra]
     return subprocess.call(args, cwd=ROOT)
