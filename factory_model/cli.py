@@ -306,7 +306,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         session = record(args.duration, meta, prometheus_url=args.prometheus, metrics_url=args.metrics_url,
                          rate_hz=args.rate, path=args.record, concurrency=args.concurrency,
                          phase=f"c{args.concurrency:g}" if args.concurrency else "live",
-                         progress=lambda s: None)
+                         progress=lambda s: None,
+                         gpus=[g.strip() for g in args.gpus.split(",") if g.strip()] if args.gpus else None)
         gpu, server = session.gpu, session.server
         print(f"recorded {len(gpu)} GPU readings from {gpu['gpu'].nunique() if len(gpu) else 0} GPU(s) and "
               f"{len(server)} server snapshots in {args.duration:g} s → {args.record}")
@@ -437,6 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics-url", dest="metrics_url", help="inference server /metrics URL (vLLM, SGLang, Dynamo)")
     p.add_argument("--prometheus", help="Prometheus server URL to read DCGM GPU metrics from instead of NVML")
     p.add_argument("--record", help="where to save the live session (.csv or .parquet)")
+    p.add_argument("--gpus", help="GPU indices the deployment runs on, e.g. 0,1 (default: the first tp x dp x pp)")
     for name in ("system", "model", "precision"):
         p.add_argument(f"--{name}", help="deployment metadata stored with a live recording")
     for name in ("isl", "osl", "tp", "ep", "pp"):

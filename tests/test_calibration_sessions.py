@@ -126,3 +126,17 @@ def test_recording_limit_uses_the_monotonic_clock(monkeypatch):
     assert rec.running
     assert wait_for(lambda: not rec.running, 3.0)
     assert "recording limit" in rec.stopped_reason and sampler.users == 0
+
+
+def test_live_record_keeps_only_the_deployments_gpus():
+    meta = {"system": "h100-sxm", "model": "llama-3.1-8b", "precision": "fp8", "isl": 100, "osl": 100, "tp": 2}
+    fake = fake_nvml.make(gpus=4, power_w=[100, 200, 300, 400])
+    session = live.record(0.6, meta, rate_hz=20, nvml_module=fake)
+    assert sorted(session.gpu["gpu"].unique()) == ["0", "1"] and session.metadata["gpus"] == 2
+    assert fake.state["shutdown"] == 1  # the recording closed its NVML handle
+    session = live.record(0.6, meta, rate_hz=20, nvml_module=fake_nvml.make(gpus=4), gpus=["3", "1"])
+    assert sorted(session.gpu["gpu"].unique()) == ["1", "3"]
+    with pytest.raises(Exception, match="uses 8 GPUs"):
+        live.record(0.6, {**meta, "tp": 8}, nvml_module=fake_nvml.make(gpus=4))
+    with pytest.raises(Exception, match="duration"):
+        live.record(float("nan"), meta, nvml_module=fake_nvml.make(gpus=4))
