@@ -83,6 +83,8 @@ def _live_samplers() -> tuple[dict[tuple, Sampler], threading.Lock]:
 
 
 def _shared(registry: dict, key: tuple, make) -> Sampler:
+    for stale in [k for k, v in registry.items() if not v.usable and not v.users]:  # closed: drop, bounded
+        del registry[stale]
     sampler = registry.get(key)
     if sampler is None or not sampler.usable:
         sampler = registry[key] = make()
