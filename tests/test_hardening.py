@@ -291,3 +291,11 @@ def test_compare_at_values_are_parsed_with_one_line_errors(at):
 def test_directories_given_as_files(argv):
     rc, _, err = cli(*argv)
     assert rc == 2 and "not a" in err and "Traceback" not in err
+
+
+def test_upload_limit_in_streamlit_config_matches_the_parsers():
+    import tomllib
+    from pathlib import Path
+
+    config = tomllib.loads((Path(__file__).resolve().parent.parent / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["maxUploadSize"] == schemas.MAX_UPLOAD_MB
