@@ -3,7 +3,8 @@
 
 Creates a virtual environment in .venv (once), installs the pinned requirements (again only when a
 requirements file changed), then starts the dashboard or runs the whole test suite. Extra arguments go to
-streamlit / pytest. Standard library only.
+streamlit / pytest. ``python3 dev.py fuzz [--cases N] [--seed S]`` runs the long fuzz (tests/fuzz_long.py:
+10,000 cases by default plus the malformed-file corpus through the CLI). Standard library only.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
-REQUIREMENTS = {"run": "requirements.txt", "test": "requirements-test.txt", "bench": "requirements-test.txt"}
+REQUIREMENTS = {"run": "requirements.txt", "test": "requirements-test.txt", "bench": "requirements-test.txt",
+                "fuzz": "requirements-test.txt"}
 
 
 def _digest(path: Path) -> str:
@@ -52,17 +54,22 @@ def ensure_environment(kind: str) -> None:
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in REQUIREMENTS:
         print(__doc__.strip())
-        print("\nusage: python3 dev.py run|test|bench [extra arguments]")
+        print("\nusage: python3 dev.py run|test|bench|fuzz [extra arguments]")
         return 2
     command, extra = argv[0], argv[1:]
     ensure_environment(command)
     if command == "run":
         args = [str(PYTHON), "-m", "streamlit", "run", "app.py", *extra]
+    elif command == "fuzz":
+        args = [str(PYTHON), "tests/fuzz_long.py", *extra]
     elif command == "bench":
         code = subprocess.call([str(PYTHON), "-m", "factory_model.bench", *extra], cwd=ROOT)
-        args = [str(PYTHON), "tests/bench_dashboard.py"]
         if code:
             return code
+        code = subprocess.call([str(PYTHON), "tests/bench_dashboard.py"], cwd=ROOT)
+        if code:
+            return code
+        args = [str(PYTHON), "tests/bench_load.py"]  # >= 20 concurrent sessions: p50/p95, memory, lost input
     else:
         args = [str(PYTHON), "-m", "pytest", *extra]
     return subprocess.call(args, cwd=ROOT)

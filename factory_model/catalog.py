@@ -126,8 +126,9 @@ class _Fields:
             if key in self.flat and not allow_null:
                 raise CatalogError(f"{self.where}.{key}: expected a number, got null")
             return default
-        if not _is_number(value) or not math.isfinite(value):
-            raise CatalogError(f"{self.where}.{key}: expected a number, got {value!r}")
+        if not _is_number(value) or not math.isfinite(value) or abs(value) >= 2**53:
+            shown = repr(value) if not _is_number(value) or abs(value) < 2**53 else "a number of 2^53 or more"
+            raise CatalogError(f"{self.where}.{key}: expected a finite number below 2^53, got {shown[:40]}")
         if positive and value <= 0:
             raise CatalogError(f"{self.where}.{key}: must be positive, got {value!r}")
         if not positive and value < 0:

@@ -209,8 +209,12 @@ def _validate_cross(args: argparse.Namespace) -> int:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
+    from .custom import ID_PATTERN
     from .fitting import fit, write_profile
 
+    if not ID_PATTERN.match(args.profile) or ".." in args.profile:  # it names a file under data/calibration/
+        raise FactoryModelError(f"--profile {args.profile[:40]!r}: a profile name is lower-case letters, digits, "
+                                f"'.', '_' or '-' (no path)")
     result = fit(args.backend, max_nfev=args.max_evaluations)
     path = write_profile(result, args.profile)
     rows = pd.DataFrame({"parameter": [p.name for p in result.parameters], "prior": result.prior,
@@ -252,11 +256,31 @@ def _frontier_kwargs(args: argparse.Namespace) -> dict:
                 mtp_acceptance=args.mtp_acceptance, economics=_economics_from_args(args), profile=args.profile)
 
 
+def _numbers(flag: str, text: str) -> list[float]:
+    """'20,50,100' -> [20.0, 50.0, 100.0]; anything else is one error line naming the flag."""
+    values = []
+    for part in text.split(","):
+        try:
+            value = float(part)
+        except ValueError:
+            raise FactoryModelError(f"{flag} takes comma-separated numbers such as 20,50,100; got "
+                                    f"{part.strip()[:20]!r}") from None
+        if not (math.isfinite(value) and 0 < value < 1e6):
+            raise FactoryModelError(f"{flag}: tokens/s per user must be positive and finite, got {part.strip()[:20]}")
+        values.append(value)
+    if len(values) > 100:
+        raise FactoryModelError(f"{flag}: at most 100 values")
+    return values
+
+
 def cmd_frontier(args: argparse.Namespace) -> int:
     from .scenario import frontier, summary
 
     frame = frontier(args.system, args.model, args.precision, args.isl, args.osl, **_frontier_kwargs(args))
     if args.format != "table":
+        if not len(frame):  # an empty frontier keeps its reason (and note) in JSON/CSV too
+            frame = pd.DataFrame([{"system": args.system, "model": args.model, "precision": args.precision,
+                                   "reason": frame.attrs.get("reason", ""), "note": frame.attrs.get("note", "")}])
         _print_frame(frame, args.format)
         return 0
     a = frame.attrs
@@ -283,7 +307,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
     precisions = [p.strip() for p in args.precision.split(",")]
     precision = precisions[0] if len(precisions) == 1 else precisions
-    at = [float(v) for v in args.at.split(",")] if args.at else None
+    at = _numbers("--at", args.at) if args.at else None
     kwargs = _frontier_kwargs(args)
     table, frontiers = compare(systems, args.model, precision, args.isl, args.osl,
                                **({"at": at} if at else {}), **kwargs)
@@ -332,7 +356,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         session = record(args.duration, meta, prometheus_url=args.prometheus, metrics_url=args.metrics_url,
                          rate_hz=args.rate, path=args.record, concurrency=args.concurrency,
                          phase=f"c{args.concurrency:g}" if args.concurrency else "live",
-                         progress=lambda s: None)
+                         progress=lambda s: None,
+                         gpus=[g.strip() for g in args.gpus.split(",") if g.strip()] if args.gpus else None)
         gpu, server = session.gpu, session.server
         print(f"recorded {len(gpu)} GPU readings from {gpu['gpu'].nunique() if len(gpu) else 0} GPU(s) and "
               f"{len(server)} server snapshots in {args.duration:g} s → {args.record}")
@@ -464,6 +489,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics-url", dest="metrics_url", help="inference server /metrics URL (vLLM, SGLang, Dynamo)")
     p.add_argument("--prometheus", help="Prometheus server URL to read DCGM GPU metrics from instead of NVML")
     p.add_argument("--record", help="where to save the live session (.csv or .parquet)")
+    p.add_argument("--gpus", help="GPU indices the deployment runs on, e.g. 0,1 (default: the first tp x dp x pp)")
     for name in ("system", "model", "precision"):
         p.add_argument(f"--{name}", help="deployment metadata stored with a live recording")
     for name in ("isl", "osl", "tp", "ep", "pp"):
@@ -512,6 +538,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except FactoryModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (RecursionError, MemoryError):  # a pathological input that slipped past the parsers' caps
+        print("error: the input is nested too deeply or too large; check the file", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. piped into `head`
         return 0

@@ -9,13 +9,14 @@ back through the same validating parsers: a malformed file gives a one-line erro
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from typing import Any
 
 import yaml
 
-from .catalog import (GPU_HOUR_TIERS, MATH_PRECISIONS, Catalog, Model, System, parse_model, parse_system)
+from . import schemas
+from .catalog import (GPU_HOUR_TIERS, MATH_PRECISIONS, Catalog, Model, System, load_catalog, parse_model,
+                      parse_system)
 from .errors import CatalogError, FactoryModelError
 
 USER = "user-defined"
@@ -102,14 +103,8 @@ def model_from_hf_config(config: dict | str | bytes, model_id: str, name: str | 
     ``text_config``. Missing essentials raise :class:`FactoryModelError` naming the key.
     """
     if isinstance(config, (str, bytes)):
-        try:
-            config = json.loads(config)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise FactoryModelError(f"config.json is not valid JSON: {exc}") from None
-    if not isinstance(config, dict):
-        raise FactoryModelError("config.json must hold a JSON object")
-    if isinstance(config.get("text_config"), dict):
-        config = {**config, **config["text_config"]}
+        config = schemas.load_json(config, "config.json")
+    config = schemas.hf_config(config)  # types, ranges, finite numbers: one line naming the key otherwise
     check_id(model_id, kind="model")
     required = {"num_hidden_layers": "layers", "hidden_size": "hidden_size", "num_attention_heads": "heads",
                 "vocab_size": "vocab_size"}
@@ -158,6 +153,8 @@ def model_from_hf_config(config: dict | str | bytes, model_id: str, name: str | 
         arch["sliding_window_layers"] = sum(1 for t in layer_types if "sliding" in str(t))
         arch["sliding_window_tokens"] = int(window)
     arch["mtp_layers"] = int(config.get("num_nextn_predict_layers", 0) or 0)
+    if experts and arch["experts_per_token"] > experts:
+        raise FactoryModelError("config.json: num_experts_per_tok exceeds the number of experts")
     quant = config.get("quantization_config") or {}
     method = str(quant.get("quant_method", "")).lower() if isinstance(quant, dict) else ""
     native = {"mxfp4": "nvfp4", "fp8": "fp8", "modelopt": "fp8"}.get(method, "bf16")
@@ -214,16 +211,20 @@ def to_yaml(systems: list[System], models: list[Model]) -> str:
     return "# AI Factory Frontier: user-defined entries\n" + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
 
 
-def from_yaml(text: str | bytes) -> tuple[list[System], list[Model]]:
-    """Parse and validate a custom-entries YAML file; errors are one-line :class:`FactoryModelError`."""
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise FactoryModelError(f"custom entries file: malformed YAML{where}") from None
+def from_yaml(text: str | bytes, builtin: Catalog | None = None) -> tuple[list[System], list[Model]]:
+    """Parse and validate a custom-entries YAML file; errors are one-line :class:`FactoryModelError`.
+
+    The YAML is read without anchors/aliases and with size caps (schemas.load_yaml); an entry may not reuse a
+    built-in id of ``builtin`` (default: the package catalog)."""
+    doc = schemas.load_yaml(text, "custom entries file")
     if not isinstance(doc, dict) or not set(doc) <= {"systems", "models"}:
         raise FactoryModelError("custom entries file: expected top-level keys 'systems' and/or 'models'")
+    doc = schemas.validate(schemas.CustomEntries, doc, "custom entries file").model_dump()
+    builtin = builtin or load_catalog()
+    for kind, table in (("systems", builtin.systems), ("models", builtin.models)):
+        taken = [i for i in (doc.get(kind) or {}) if i in table and not table[i].user_defined]
+        if taken:
+            raise FactoryModelError(f"custom entries file: {kind}.{taken[0]} is a built-in id; rename the entry")
     systems, models = [], []
     try:
         for system_id, entry in (doc.get("systems") or {}).items():
@@ -246,7 +247,13 @@ def from_yaml(text: str | bytes) -> tuple[list[System], list[Model]]:
 
 
 def with_custom(catalog: Catalog, systems: list[System] = (), models: list[Model] = ()) -> Catalog:
-    """The catalog plus user-defined entries (an entry may replace a built-in id only if it is user-defined)."""
+    """The catalog plus user-defined entries; an entry may replace only another user-defined entry, never a
+    built-in id."""
+    for kind, entries, table in (("system", systems, catalog.systems), ("model", models, catalog.models)):
+        for entry in entries:
+            if entry.id in table and not table[entry.id].user_defined:
+                raise FactoryModelError(f"{kind} '{entry.id}' is a built-in id; give the user-defined entry "
+                                        f"another id")
     for s in systems:
         catalog = catalog.with_system(s)
     for m in models:

@@ -39,6 +39,7 @@ import numpy as np
 from .catalog import DATA_DIR, GPU_HOUR_TIERS, System, _Fields, flatten_sourced, read_yaml
 from .errors import CatalogError, FactoryModelError
 from .power import Power
+from .schemas import finite_number
 
 PRICE_CURVES = ("flat", "tiered", "fitted")
 COST_BASES = ("tier", "buildup")
@@ -135,20 +136,19 @@ class EconomicsOptions:
         if self.gpu_hour_tier not in GPU_HOUR_TIERS:
             raise FactoryModelError(f"unknown $/GPU-hour tier '{self.gpu_hour_tier}'; "
                                     f"choose {', '.join(GPU_HOUR_TIERS)}")
-        for name in ("input_usd_per_m", "output_usd_per_m", "gpu_hour_usd", "capex_usd_per_gpu",
-                     "electricity_usd_per_kwh", "facility_and_operations_fraction_of_capex_per_year"):
+        limits = {"input_usd_per_m": 1e4, "output_usd_per_m": 1e4, "gpu_hour_usd": 1e3, "capex_usd_per_gpu": 1e7,
+                  "electricity_usd_per_kwh": 10.0, "facility_and_operations_fraction_of_capex_per_year": 10.0}
+        for name, top in limits.items():  # finite, not negative, below a sane ceiling (units in the names)
             value = getattr(self, name)
-            if value is not None and (not math.isfinite(value) or value < 0):
-                raise FactoryModelError(f"{name} must not be negative, got {value!r}")
-        if not 0 < self.utilisation <= 1:
-            raise FactoryModelError(f"utilisation must lie in (0, 1], got {self.utilisation!r}")
-        if not 0 <= self.price_decline_per_year < 1:
-            raise FactoryModelError(f"price_decline_per_year must lie in [0, 1), got {self.price_decline_per_year!r}")
+            if value is not None:
+                finite_number(name, value, ge=0, le=top, fix=f"give 0 to {top:g}")
+        finite_number("utilisation", self.utilisation, ge=0.01, le=1, fix="give a fraction from 0.01 to 1")
+        finite_number("depreciation_years", self.depreciation_years, gt=0, le=50, fix="give 0 < years <= 50")
+        finite_number("price_decline_per_year", self.price_decline_per_year, ge=0, lt=1,
+                      fix="give a yearly decline from 0 to below 1")
         cap = self.demand_cap_output_tokens_per_s
-        if cap is not None and not (math.isfinite(cap) and cap > 0):
-            raise FactoryModelError(f"demand_cap_output_tokens_per_s must be positive, got {cap!r}")
-        if not self.depreciation_years > 0:
-            raise FactoryModelError(f"depreciation_years must be positive, got {self.depreciation_years!r}")
+        if cap is not None:
+            finite_number("demand_cap_output_tokens_per_s", cap, gt=0, le=1e15, fix="give a positive rate or none")
         return self
 
 

@@ -20,8 +20,10 @@ class CatalogError(FactoryModelError):
 
 def unknown_id_message(kind: str, given: str, known: list[str]) -> str:
     """'unknown system 'h100' (did you mean 'h100-sxm'?); known: ...'"""
-    close = difflib.get_close_matches(str(given), known, n=1, cutoff=0.4)
-    if not close:  # prefix matches catch short forms such as 'h100' or 'gb200'
-        close = [k for k in known if k.startswith(str(given).lower())][:1]
+    given = str(given)
+    close = difflib.get_close_matches(given[:100], known, n=1, cutoff=0.4) if len(given) <= 100 else []
+    if not close and given:  # prefix matches catch short forms such as 'h100' or 'gb200'
+        close = [k for k in known if k.startswith(given.lower())][:1]
     hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return f"unknown {kind} '{given}'{hint}; known {kind}s: {', '.join(known)}"
+    shown = given if len(given) <= 40 else given[:40] + "…"  # never echo a whole hostile value
+    return f"unknown {kind} {shown!r}{hint}; known {kind}s: {', '.join(known)}"

@@ -13,6 +13,7 @@ import pandas as pd
 
 from .catalog import Catalog, load_catalog
 from .errors import FactoryModelError
+from .schemas import MAX_CONCURRENCY, MAX_PARALLEL, MAX_SAFE_INTEGER, MAX_TOKENS
 from .factors import DEFAULT_PROFILE, Factors, load_factors
 from .parallelism import Layout, invalid_reasons
 from .precision import resolve_precision
@@ -28,6 +29,11 @@ EXTRA_COLUMNS = ["running_batch_per_rank", "weight_gib_per_gpu", "decode_step_s"
 GIB = 2**30
 
 
+_INTEGER_LIMITS = {"isl": MAX_TOKENS, "osl": MAX_TOKENS, "tp": MAX_PARALLEL, "ep": MAX_PARALLEL,
+                   "dp_attention": MAX_PARALLEL, "pp": MAX_PARALLEL, "concurrency": MAX_CONCURRENCY}
+MAX_SCENARIO_ROWS = 100_000
+
+
 def _as_int_array(name: str, values, n: int | None = None) -> np.ndarray:
     arr = np.atleast_1d(np.asarray(values))
     if arr.dtype.kind not in "iuf" or not np.all(np.isfinite(arr.astype(float))):
@@ -36,6 +42,9 @@ def _as_int_array(name: str, values, n: int | None = None) -> np.ndarray:
         raise FactoryModelError(f"{name} must be a whole number, got {values!r}")
     if np.any(arr < 1):
         raise FactoryModelError(f"{name} must be at least 1, got {values!r}")
+    top = _INTEGER_LIMITS.get(name, MAX_SAFE_INTEGER)
+    if np.any(arr.astype(float) > top):  # checked before the int64 cast, which would wrap 2^63 to -2^63
+        raise FactoryModelError(f"{name} must be at most {top:,}; got a larger value")
     return arr.astype(np.int64)
 
 
@@ -135,13 +144,16 @@ def read_scenarios(path_or_frame, catalog: Catalog | None = None) -> pd.DataFram
     else:
         try:
             frame = pd.read_csv(path_or_frame, dtype=str, keep_default_na=False, skipinitialspace=True)
-        except FileNotFoundError:
-            raise FactoryModelError(f"{path_or_frame}: file not found") from None
-        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        except (FileNotFoundError, IsADirectoryError, PermissionError):
+            raise FactoryModelError(f"{path_or_frame}: file not found (or not a readable file)") from None
+        except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OverflowError) as exc:
             raise FactoryModelError(f"{path_or_frame}: not a readable CSV ({str(exc).splitlines()[0]})") from None
         except pd.errors.EmptyDataError:
             raise FactoryModelError(f"{path_or_frame}: empty file; expected a header with columns "
                                     f"{','.join(INPUT_COLUMNS)}") from None
+    frame = frame.reset_index(drop=True)
+    if len(frame) > MAX_SCENARIO_ROWS:
+        raise FactoryModelError(f"scenarios CSV: more than {MAX_SCENARIO_ROWS:,} rows; split the file")
     frame.columns = [str(c).strip() for c in frame.columns]
     missing = [c for c in INPUT_COLUMNS if c not in frame.columns]
     if missing:
@@ -154,7 +166,7 @@ def read_scenarios(path_or_frame, catalog: Catalog | None = None) -> pd.DataFram
     for col, table in tables.items():
         values = frame[col].astype(str).str.strip()
         frame[col] = values
-        for row, value in zip(frame.index, values):
+        for row, value in enumerate(values):  # positions, not labels (a ragged CSV gives a tuple index)
             if value not in table:
                 try:
                     getattr(catalog, col)(value)
@@ -162,11 +174,13 @@ def read_scenarios(path_or_frame, catalog: Catalog | None = None) -> pd.DataFram
                     raise FactoryModelError(f"scenarios CSV row {row + 2}, column {col}: {exc}") from None
     for col in INTEGER_COLUMNS:
         numbers = pd.to_numeric(frame[col].astype(str).str.strip(), errors="coerce")
-        bad = numbers.isna() | (numbers < 1) | (numbers != np.round(numbers))
+        top = _INTEGER_LIMITS.get(col, MAX_SAFE_INTEGER)
+        bad = numbers.isna() | ~np.isfinite(numbers.astype(float)) | (numbers < 1) | (numbers > top) | \
+            (numbers != np.round(numbers))
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise FactoryModelError(f"scenarios CSV row {row + 2}, column {col}: expected a whole number >= 1, "
-                                    f"got {frame[col].iloc[row]!r}")
+            raise FactoryModelError(f"scenarios CSV row {row + 2}, column {col}: expected a whole number from 1 "
+                                    f"to {top:,}, got {str(frame[col].iloc[row])[:40]!r}")
         frame[col] = numbers.astype(np.int64)
     return frame
 

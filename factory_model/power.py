@@ -18,6 +18,11 @@ from dataclasses import dataclass
 
 from .catalog import System
 from .errors import FactoryModelError
+from .schemas import finite_number
+
+MAX_MW = 100_000  # 100 GW: larger than any planned campus
+MAX_PUE = 3.0
+MIN_KW_PER_GPU, MAX_KW_PER_GPU = 0.05, 100.0  # all-in kW per GPU (catalog: ~1-4 kW)
 
 
 @dataclass(frozen=True)
@@ -39,17 +44,16 @@ class Power:
 def resolve_power(system: System, mw: float = 1.0, pue: float | None = None,
                   kw_per_gpu: float | None = None) -> Power:
     """Power per GPU and the racks/GPUs a facility of ``mw`` all-in megawatts holds."""
-    if mw is None or not math.isfinite(mw) or mw <= 0:
-        raise FactoryModelError(f"facility power must be a positive number of MW, got {mw!r}")
+    mw = finite_number("facility power", mw, gt=0, le=MAX_MW,
+                       fix=f"facility power must be a positive number of MW up to {MAX_MW:g}")
     if pue is not None and kw_per_gpu is not None:
         raise FactoryModelError("give either a PUE or an all-in kW per GPU, not both")
     if pue is not None:
-        if not math.isfinite(pue) or pue < 1.0:
-            raise FactoryModelError(f"PUE must be at least 1.0, got {pue!r}")
+        pue = finite_number("PUE", pue, ge=1.0, le=MAX_PUE, fix=f"a PUE lies between 1.0 and {MAX_PUE!r}")
         kw, basis = system.it_power_kw_per_gpu * pue, f"IT {system.it_power_kw_per_gpu:g} kW/GPU x PUE {pue:g}"
     elif kw_per_gpu is not None:
-        if not math.isfinite(kw_per_gpu) or kw_per_gpu <= 0:
-            raise FactoryModelError(f"kW per GPU must be positive, got {kw_per_gpu!r}")
+        kw_per_gpu = finite_number("kW per GPU", kw_per_gpu, ge=MIN_KW_PER_GPU, le=MAX_KW_PER_GPU,
+                                   fix=f"all-in kW per GPU lies between {MIN_KW_PER_GPU:g} and {MAX_KW_PER_GPU:g}")
         kw, basis = float(kw_per_gpu), "user-given all-in kW/GPU"
     else:
         kw, basis = system.all_in_power_kw_per_gpu, "catalog all-in kW/GPU (provisioned utility power)"

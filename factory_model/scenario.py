@@ -17,6 +17,7 @@ from . import pareto as pareto_math
 from .catalog import Catalog, load_catalog
 from .economics import EconomicsOptions, economics_columns, options as economics_options
 from .errors import CatalogError, FactoryModelError
+from .schemas import MAX_MTP_DRAFT_TOKENS, MAX_TOKENS, finite_number
 from .factors import DEFAULT_PROFILE, Factors, load_factors
 from .power import Power, resolve_power
 from .precision import resolve_precision
@@ -29,13 +30,10 @@ DEFAULT_COMPARE_AT = (20.0, 50.0, 100.0, 200.0)
 
 
 def _check_length(name: str, value) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise FactoryModelError(f"{name} must be a whole number of tokens, got {value!r}") from None
-    if number != value or number < 1:
-        raise FactoryModelError(f"{name} must be a whole number of tokens >= 1, got {value!r}")
-    return number
+    if isinstance(value, np.integer | np.floating):
+        value = value.item()
+    return finite_number(name, value, ge=1, le=MAX_TOKENS, integer=True,
+                         fix=f"{name} is a whole number of tokens from 1 to {MAX_TOKENS:,}")
 
 
 def power_columns(table, power: Power) -> dict[str, np.ndarray]:
@@ -111,8 +109,15 @@ def frontier(system: str, model: str, precision: str, isl: int, osl: int, *, ser
     isl, osl = _check_length("isl", isl), _check_length("osl", osl)
     for name, value in (("ttft_max_s", ttft_max_s), ("tpot_max_s", tpot_max_s),
                         ("min_tokens_per_s_per_user", min_tokens_per_s_per_user)):
-        if value is not None and not value > 0:
-            raise FactoryModelError(f"{name} must be positive, got {value!r}")
+        if value is not None:
+            finite_number(name, value, gt=0, le=1e9, fix="use a positive number")
+    mtp_tokens = finite_number("mtp_tokens", mtp_tokens, ge=0, le=MAX_MTP_DRAFT_TOKENS, integer=True,
+                               fix=f"give 0 to {MAX_MTP_DRAFT_TOKENS} draft tokens")
+    mtp_acceptance = finite_number("mtp_acceptance", mtp_acceptance, ge=0, lt=1,
+                                   fix="an acceptance rate in [0, 1], below 1 (a draft always accepted is not "
+                                       "physical)")
+    if max_gpus is not None:
+        max_gpus = finite_number("max_gpus", max_gpus, ge=1, le=1_000_000, integer=True)
     power = resolve_power(sys_, mw, pue=pue, kw_per_gpu=kw_per_gpu)
     opts = (economics or economics_options()).validated()
     if ttft_max_s is None:
@@ -145,6 +150,10 @@ def frontier(system: str, model: str, precision: str, isl: int, osl: int, *, ser
     n = table_length(rows)
     frame = pd.DataFrame({"system": np.full(n, system, dtype=object), "model": np.full(n, model, dtype=object),
                           "precision": np.full(n, precision, dtype=object), **rows})
+    if power.racks == 0:
+        notes.append(f"{power.mw:g} MW holds no whole rack of {sys_.gpus_per_rack} GPUs at {power.kw_per_gpu:g} "
+                     f"kW/GPU (a rack needs {power.kw_per_gpu * sys_.gpus_per_rack / 1000:.3g} MW): the facility "
+                     f"has 0 GPUs; per-MW figures are rates")
     if sys_.preliminary:
         notes.append("preliminary system: projected figures")
     if sys_.user_defined or model_.user_defined:
@@ -184,8 +193,18 @@ def economics(frontier_frame: pd.DataFrame, system: str, model: str, isl: int, o
     return out
 
 
+def best_index(frame: pd.DataFrame, column: str):
+    """The index of the row where ``column`` is largest, or None when the column is missing or has no finite
+    value (an empty frontier; a model without a list price gives all-NaN revenue and profit)."""
+    if column not in frame or not len(frame):
+        return None
+    values = pd.to_numeric(frame[column], errors="coerce").replace([np.inf, -np.inf], np.nan)
+    return values.idxmax() if values.notna().any() else None
+
+
 def summary(frame: pd.DataFrame) -> dict[str, float]:
-    """One-number summaries of a frontier: extremes, area, and the revenue/profit-maximising points."""
+    """One-number summaries of a frontier: extremes, area, and the revenue/profit-maximising points (NaN where a
+    column has no finite value, e.g. revenue of a model without a list price)."""
     if not len(frame):
         return {"max_tokens_per_s_per_mw": np.nan, "max_tokens_per_s_per_user": np.nan, "area": 0.0}
     out = {
@@ -196,9 +215,11 @@ def summary(frame: pd.DataFrame) -> dict[str, float]:
     }
     for column in ("revenue_usd_per_mw_hour", "profit_usd_per_mw_hour"):
         if column in frame:
-            row = frame.loc[frame[column].idxmax()]
-            out[f"max_{column}"] = float(row[column])
-            out[f"tokens_per_s_per_user_at_max_{column.split('_usd')[0]}"] = float(row["tokens_per_s_per_user"])
+            best = best_index(frame, column)
+            row = frame.loc[best] if best is not None else None
+            out[f"max_{column}"] = float(row[column]) if row is not None else np.nan
+            out[f"tokens_per_s_per_user_at_max_{column.split('_usd')[0]}"] = \
+                float(row["tokens_per_s_per_user"]) if row is not None else np.nan
     return out
 
 

@@ -13,6 +13,7 @@ import pandas as pd
 import factory_model as fm
 from factory_model.economics import cost_per_gpu_hour, load_prices
 from factory_model.power import resolve_power
+from factory_model.scenario import best_index
 
 
 def cost_breakdown(catalog: fm.Catalog, systems, mw: float, pue: float | None, kw_per_gpu: float | None,
@@ -79,7 +80,7 @@ def sweet_spot(frame: pd.DataFrame) -> pd.DataFrame:
     """The profit-maximising frontier point as a one-row frame (empty without revenue)."""
     if not len(frame) or not np.isfinite(frame["profit_usd_per_mw_hour"]).any():
         return frame.iloc[0:0]
-    return frame.loc[[frame["profit_usd_per_mw_hour"].idxmax()]]
+    return frame.loc[[best_index(frame, "profit_usd_per_mw_hour")]]
 
 
 def assumptions(catalog: fm.Catalog, systems, model: str, economics: fm.EconomicsOptions, *, mw: float,

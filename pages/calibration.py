@@ -8,15 +8,18 @@ a fragment redraws the live view every second without rerunning the page. Everyt
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 import factory_model as fm
+from factory_model import safe_fetch
 from factory_model.calibration import benchmarks, fit, live
 from factory_model.calibration import session as sessions
 from factory_model.calibration.operating_point import operating_points
-from factory_model.calibration.sampler import Sampler
+from factory_model.calibration.sampler import NoGpus, Recording, Sampler
 from factory_model.calibration.server_metrics import ServerScraper, output_token_rates
 from factory_model.calibration.synthetic import SAMPLE_PATH_NAME
 from factory_model.catalog import DATA_DIR
@@ -28,7 +31,8 @@ SOURCES = {"replay": "Replay a recording", "nvml": "This machine's GPUs (NVML)",
 SAMPLE = DATA_DIR / "sessions" / SAMPLE_PATH_NAME
 LIVE_RATE_HZ = 2.0
 REPLAY_RATE_HZ = 4.0
-MAX_RECORDING_S = 3600.0  # a sampler whose tab was closed stops by itself
+MAX_RECORDING_S = 3600.0  # a recording whose tab was closed stops by itself (monotonic clock)
+MAX_SAMPLER_S = 4 * 3600.0  # a shared sampler nobody released (a crashed session) stops by itself too
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -71,25 +75,58 @@ def _deployment_form(sc: ui.Scenario, *, with_concurrency: bool) -> dict:
 
 
 @st.cache_resource(show_spinner=False)
-def _live_samplers() -> dict[tuple, Sampler]:
-    """Live samplers of this server process, one per (source, URLs): every browser session that records the same
-    GPUs shares one sampler (and one NVML handle) instead of each polling the driver."""
-    return {}
+def _live_samplers() -> tuple[dict[tuple, Sampler], threading.Lock]:
+    """Live samplers of this server process: one per GPU source (one NVML handle, one Prometheus URL) and one per
+    inference-server metrics URL, shared by every browser session; each session records on them through its own
+    :class:`Recording` (own rows, phases, GPU selection, stop). Reference-counted: the last Stop closes them."""
+    return {}, threading.Lock()
 
 
-def _shared_sampler(kind: str, prometheus_url: str, metrics_url: str) -> Sampler:
-    key = (kind, prometheus_url, metrics_url)
-    registry = _live_samplers()
+def _shared(registry: dict, key: tuple, make) -> Sampler:
+    for stale in [k for k, v in registry.items() if not v.usable and not v.users]:  # closed: drop, bounded
+        del registry[stale]
     sampler = registry.get(key)
-    if sampler is None or not sampler.running:
-        source = live.make_source(prometheus_url or None)
-        server = ServerScraper(metrics_url) if metrics_url else None
-        sampler = registry[key] = Sampler(source, rate_hz=LIVE_RATE_HZ, server=server,
-                                          max_duration_s=MAX_RECORDING_S)
+    if sampler is None or not sampler.usable:
+        sampler = registry[key] = make()
     return sampler
 
 
-def _start(sampler: Sampler, metadata: dict, label: str, recording: sessions.Session | None = None) -> None:
+def _gpu_selection(text: str, available: list[str], deployment_gpus: int) -> list[str] | None:
+    """The GPUs this deployment runs on: '0,1' as typed, or (blank) the first tp × dp × pp GPUs."""
+    if not available:  # a fleet: every GPU Prometheus knows
+        return None
+    if not text.strip():
+        if deployment_gpus > len(available):
+            raise FactoryModelError(f"the deployment uses {deployment_gpus} GPUs but this machine has "
+                                    f"{len(available)}; lower tp/dp/pp or list the GPUs to record")
+        return available[:deployment_gpus]
+    chosen = [g.strip() for g in text.split(",") if g.strip()]
+    unknown = [g for g in chosen if g not in available]
+    if unknown or len(chosen) > 1024:
+        raise FactoryModelError(f"GPUs to record: '{(unknown or chosen)[0][:10]}' is not a GPU of this machine; "
+                                f"choose from {', '.join(available[:16])}")
+    return list(dict.fromkeys(chosen))
+
+
+def _new_recording(kind: str, prometheus_url: str, metrics_url: str, gpu_text: str, deployment_gpus: int
+                   ) -> Recording:
+    registry, lock = _live_samplers()
+    with lock:
+        sampler = _shared(registry, (kind, prometheus_url),
+                          lambda: Sampler(live.make_source(prometheus_url or None), rate_hz=LIVE_RATE_HZ,
+                                          max_duration_s=MAX_SAMPLER_S))
+        scraper = None
+        if metrics_url:
+            scraper = _shared(registry, ("server", metrics_url),
+                              lambda: Sampler(NoGpus(), rate_hz=LIVE_RATE_HZ, server=ServerScraper(metrics_url),
+                                              max_duration_s=MAX_SAMPLER_S))
+        available = sampler.source.gpu_ids() if hasattr(sampler.source, "gpu_ids") else []
+        gpus = _gpu_selection(gpu_text, available, deployment_gpus)
+        return Recording(sampler, gpus=gpus, max_duration_s=MAX_RECORDING_S, server_sampler=scraper).start()
+
+
+def _start(sampler: Sampler | Recording, metadata: dict, label: str, recording: sessions.Session | None = None
+           ) -> None:
     previous = st.session_state.get("calib_run")
     if previous and previous["sampler"] is not sampler:
         _stop_run()
@@ -120,10 +157,13 @@ def _session_so_far(run: dict) -> sessions.Session:
 def _finish(run: dict) -> None:
     """The run ended (stopped, finished or failed): keep what was recorded as the session to analyse."""
     run["done"] = True
-    try:
-        run["sampler"].source.close()
-    except Exception:  # noqa: BLE001 - closing a source must never break the page
-        pass
+    if isinstance(run["sampler"], Recording):
+        run["sampler"].stop("finished")  # releases the shared sampler; the last user's release closes NVML
+    else:
+        try:
+            run["sampler"].source.close()  # a replay's private source
+        except Exception:  # noqa: BLE001 - closing a source must never break the page
+            pass
     try:
         st.session_state["calib_analysis"] = {"kind": "session", "raw": sessions.to_bytes(_session_so_far(run)),
                                               "name": run["label"]}
@@ -305,20 +345,30 @@ if kind == "replay":
 
 elif kind in ("nvml", "prometheus"):
     url = ""
+    if not safe_fetch.enabled():
+        st.info("Fetching URLs from this server is off (fleet via Prometheus, inference-server metrics): "
+                f"the operator enables it with {safe_fetch.ENV_ALLOW}, an allow-list of hosts (README, Security).")
     if kind == "prometheus":
-        url = st.text_input("Prometheus URL", "http://127.0.0.1:9090", key="calib_prometheus_url",
-                            help="A Prometheus that scrapes the DCGM exporter on every node (fleet scale).")
+        url = st.text_input("Prometheus URL", "http://127.0.0.1:9090", key="calib_prometheus_url", max_chars=2048,
+                            help="A Prometheus that scrapes the DCGM exporter on every node (fleet scale); "
+                                 "only hosts on the server's allow-list are fetched.")
     metrics_url = st.text_input("Inference server metrics URL (optional)", "", key="calib_metrics_url",
-                                placeholder="http://127.0.0.1:8000/metrics",
+                                placeholder="http://127.0.0.1:8000/metrics", max_chars=2048,
                                 help="vLLM, SGLang, Dynamo or TensorRT-LLM /metrics; without it only power is "
-                                     "recorded (no throughput, no fit).")
+                                     "recorded (no throughput, no fit). Only allow-listed hosts are fetched.")
+    gpu_text = ""
+    if kind == "nvml":
+        gpu_text = st.text_input("GPUs to record (optional)", "", key="calib_gpus", max_chars=200,
+                                 placeholder="e.g. 0,1 — blank: the first tp × dp × pp GPUs",
+                                 help="Only these GPUs' power counts, so W/GPU is per GPU of this deployment.")
     meta = _deployment_form(sc, with_concurrency=True)
     c = st.columns(3)
     if c[0].button("Start recording", icon=":material/fiber_manual_record:", disabled=running, key="calib_start"):
         try:
-            sampler = _shared_sampler(kind, url, metrics_url)
-            sampler.set_phase(f"c{meta['concurrency']:g}", meta["concurrency"])
-            _start(sampler, {**meta, "server": metrics_url}, f"{kind}-{meta['system']}-{meta['model']}")
+            recording = _new_recording(kind, url, metrics_url, gpu_text,
+                                       meta["tp"] * meta["dp_attention"])
+            recording.set_phase(f"c{meta['concurrency']:g}", meta["concurrency"])
+            _start(recording, {**meta, "server": metrics_url}, f"{kind}-{meta['system']}-{meta['model']}")
             running = True
         except FactoryModelError as exc:
             st.error(str(exc))

@@ -8,6 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from factory_model.calibration.server_metrics import output_token_rates
+from factory_model.scenario import best_index
 
 from .style import FONT, colour, log_ticks
 
@@ -124,11 +125,10 @@ def frontier_figure(frames: dict[str, pd.DataFrame], y: str, y_title: str, *, x_
             text=_hover(frame), legendgroup=system,
             hovertemplate=f"<b>{name}</b> (modelled{'; ' + badge if badge else ''})<br>%{{x:.1f}} tok/s/user · "
                           f"%{{y:,.0f}}<br>%{{text}}<extra></extra>"))
-        extremes = [(frame[y].idxmax(), "max throughput", "diamond"),
-                    (frame["tokens_per_s_per_user"].idxmax(), "max interactivity", "triangle-right")]
-        if "revenue_usd_per_mw_hour" in frame and np.isfinite(frame["revenue_usd_per_mw_hour"]).any():
-            extremes.append((frame["revenue_usd_per_mw_hour"].idxmax(), "max revenue", "star"))
-        for idx, what, symbol in extremes:
+        extremes = [(best_index(frame, y), "max throughput", "diamond"),
+                    (best_index(frame, "tokens_per_s_per_user"), "max interactivity", "triangle-right"),
+                    (best_index(frame, "revenue_usd_per_mw_hour"), "max revenue", "star")]
+        for idx, what, symbol in [e for e in extremes if e[0] is not None]:  # no price: no revenue marker
             row = frame.loc[idx]
             fig.add_trace(go.Scatter(
                 x=[row["tokens_per_s_per_user"]], y=[row[y]], mode="markers", showlegend=False, legendgroup=system,
@@ -193,7 +193,9 @@ def money_figure(frames: dict[str, pd.DataFrame], *, x_log: bool = True, present
         fig.add_trace(go.Scatter(x=x, y=frame["cost_usd_per_mw_hour"], name=f"{name} cost", mode="lines",
                                  line={"color": c, "width": 1, "dash": "dot"}, legendgroup=system,
                                  hovertemplate="cost $%{y:,.0f}/MW-h<extra></extra>"))
-        best = frame.loc[frame["profit_usd_per_mw_hour"].idxmax()]
+        if best_index(frame, "profit_usd_per_mw_hour") is None:  # a model without a list price: no sweet spot
+            continue
+        best = frame.loc[best_index(frame, "profit_usd_per_mw_hour")]
         fig.add_trace(go.Scatter(x=[best["tokens_per_s_per_user"]], y=[best["profit_usd_per_mw_hour"]], mode="markers",
                                  marker={"symbol": "star", "size": 18, "color": c}, showlegend=False,
                                  legendgroup=system, name=f"{name} sweet spot",

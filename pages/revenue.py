@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from factory_model.economics import describe_revenue
+from factory_model.scenario import best_index
 from pages import analysis, charts, ui
 
 sc = ui.scenario()
@@ -24,7 +25,7 @@ for system, frame in frames.items():
     if not len(point):
         continue
     best = point.iloc[0]
-    top = frame.loc[frame["revenue_usd_per_mw_hour"].idxmax()]
+    top = frame.loc[best_index(frame, "revenue_usd_per_mw_hour")]
     rows.append({"System": names[system], "Sweet spot (tok/s/user)": f"{best['tokens_per_s_per_user']:,.0f}",
                  "Output price at sweet spot ($/1M)": ui.usd(best["price_output_usd_per_m"]),
                  "Profit $/MW-hour": ui.usd(best["profit_usd_per_mw_hour"]),

@@ -12,9 +12,11 @@ import pynvml as real
 
 def make(gpus: int = 2, *, init_error: str | None = None, count_error: str | None = None,
          handle_error: str | None = None, lost: dict[int, int] | None = None, unsupported: set[str] = frozenset(),
-         power_w: list[float] | None = None, name: str = "NVIDIA H100 80GB HBM3", driver: str = "580.65.06"):
+         power_w: list[float] | None = None, name: str = "NVIDIA H100 80GB HBM3", driver: str = "580.65.06",
+         flaky: dict[str, int] | None = None):
     """A fake pynvml. ``*_error`` name an NVMLError_* class to raise at that call; ``lost`` maps a GPU index to
-    the read number after which it raises GpuIsLost; ``unsupported`` lists metrics raising NotSupported."""
+    the read number after which it raises GpuIsLost; ``unsupported`` lists metrics raising NotSupported;
+    ``flaky`` maps a metric to how many times it first raises NVMLError_Unknown (a transient driver error)."""
     fake = types.ModuleType("pynvml")
     for attr in dir(real):
         if attr.startswith(("NVML_", "NVMLError", "c_nvml")):
@@ -26,7 +28,12 @@ def make(gpus: int = 2, *, init_error: str | None = None, count_error: str | Non
     def err(name):
         return getattr(real, f"NVMLError_{name}")()
 
+    flaky_left = dict(flaky or {})
+
     def check(i, metric):
+        if flaky_left.get(metric, 0) > 0:
+            flaky_left[metric] -= 1
+            raise err("Unknown")
         if metric in unsupported:
             raise err("NotSupported")
         if lost and i in lost and state["reads"][i] > lost[i]:

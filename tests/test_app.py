@@ -307,7 +307,22 @@ def test_calibration_page_says_why_live_mode_cannot_start(monkeypatch):
     time.sleep(1.5)
     at.run()
     assert not at.exception
-    assert any("unreachable" in c.value for c in at.caption) or any("unreachable" in e.value for e in at.error)
+    said = [c.value for c in at.caption] + [e.value for e in at.error]
+    assert any("no usable answer" in v for v in said), said
+
+
+def test_calibration_page_refuses_urls_unless_the_operator_allow_lists_them(monkeypatch):
+    from factory_model import safe_fetch
+
+    monkeypatch.delenv(safe_fetch.ENV_ALLOW)
+    at = app("calibration")
+    at.segmented_control(key="calib_source").set_value("prometheus").run()
+    assert any(safe_fetch.ENV_ALLOW in i.value for i in at.info)
+    at.text_input(key="calib_prometheus_url").set_value("http://169.254.169.254/latest/meta-data")
+    at.button(key="calib_start").click().run()
+    assert not at.exception
+    assert any("fetches are off" in e.value for e in at.error)
+    assert "calib_run" not in at.session_state
 
 
 def test_calibration_page_records_fake_gpus_and_a_server(monkeypatch):
@@ -372,21 +387,31 @@ def test_calibration_page_uploads_recordings_profiles_and_benchmarks():
     assert "TPOT median error" in metric_values(at)
 
 
-def test_calibration_sessions_recording_the_same_gpus_share_one_sampler(monkeypatch):
+def test_calibration_sessions_share_one_nvml_handle_but_keep_their_own_recordings(monkeypatch):
     import fake_nvml
 
     fake = fake_nvml.make(gpus=2)
     monkeypatch.setitem(sys.modules, "pynvml", fake)
     runs = []
-    for _ in range(2):  # two browser sessions of one server process
+    for concurrency in (8, 32):  # two browser sessions of one server process
         at = app("calibration")
         at.segmented_control(key="calib_source").set_value("nvml").run()
+        at.number_input(key="calib_concurrency").set_value(concurrency).run()
         at.button(key="calib_start").click().run()
         assert not at.exception, [e.message for e in at.exception]
         runs.append((at, at.session_state["calib_run"]["sampler"]))
-    assert runs[0][1] is runs[1][1] and fake.state["init"] == 1  # one NVML handle, one polling thread
-    runs[0][0].button(key="calib_stop").click().run()
-    assert not runs[1][1].running
+    (a, rec_a), (b, rec_b) = runs
+    assert rec_a is not rec_b and rec_a.sampler is rec_b.sampler and fake.state["init"] == 1  # one NVML handle
+    time.sleep(1.2)
+    a.button(key="calib_stop").click().run()  # A stops: B keeps recording
+    assert not rec_a.running and rec_b.running and fake.state["shutdown"] == 0
+    n_b = len(rec_b.snapshot()[0])
+    time.sleep(1.2)
+    assert len(rec_b.snapshot()[0]) > n_b  # B still samples after A's Stop
+    assert set(rec_a.snapshot()[0]["phase"]) == {"c8"} and set(rec_b.snapshot()[0]["phase"]) == {"c32"}
+    assert set(rec_b.snapshot()[0]["gpu"]) == {"0"}  # tp=1: the deployment's one GPU, not every GPU
+    b.button(key="calib_stop").click().run()
+    assert not rec_b.running and fake.state["shutdown"] == 1  # the last Stop closes the shared handle
 
 
 # ----------------------------------------------------------------------------------- board-ready views

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from .. import schemas
 from ..catalog import Catalog, load_catalog
 from ..errors import FactoryModelError
 from ..estimate import estimate
@@ -178,10 +179,7 @@ class Profile:
 def load_profile(text: str | bytes, catalog: Catalog | None = None) -> Profile:
     """Parse and validate a profile YAML; wrong or missing fields give a one-line error naming them."""
     catalog = catalog or load_catalog()
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise FactoryModelError("calibration profile: malformed YAML") from None
+    doc = schemas.load_yaml(text, "calibration profile")
     if not isinstance(doc, dict):
         raise FactoryModelError("calibration profile: expected a mapping with 'profile', 'provenance', 'factors'")
     for key in ("profile", "provenance", "factors"):
@@ -189,28 +187,24 @@ def load_profile(text: str | bytes, catalog: Catalog | None = None) -> Profile:
             raise FactoryModelError(f"calibration profile: missing '{key}'")
     if not isinstance(doc["provenance"], dict) or not isinstance(doc["factors"], list) or not doc["factors"]:
         raise FactoryModelError("calibration profile: 'provenance' must be a mapping and 'factors' a non-empty list")
+    doc = schemas.validate(schemas.ProfileDoc, doc, "calibration profile").model_dump()
     overrides = {}
     for i, f in enumerate(doc["factors"]):
         where = f"calibration profile factors[{i}]"
-        if not isinstance(f, dict):
-            raise FactoryModelError(f"{where}: expected a mapping")
-        missing = [k for k in ("system", "precision", "op_class", "parameter", "value") if k not in f]
-        if missing:
-            raise FactoryModelError(f"{where}: missing {', '.join(missing)}")
         system, precision, op_class, parameter = (str(f[k]) for k in ("system", "precision", "op_class", "parameter"))
         if system != "*" and system not in catalog.systems:
-            raise FactoryModelError(f"{where}: unknown system '{system}'")
+            raise FactoryModelError(f"{where}: unknown system '{system[:40]}'")
         if precision not in EFFICIENCY_PRECISIONS:
-            raise FactoryModelError(f"{where}: unknown precision '{precision}'")
+            raise FactoryModelError(f"{where}: unknown precision '{precision[:40]}'")
         if op_class not in OP_CLASSES or parameter not in OP_CLASSES[op_class]:
-            raise FactoryModelError(f"{where}: unknown factor {op_class}.{parameter}")
+            raise FactoryModelError(f"{where}: unknown factor {op_class[:40]}.{parameter[:40]}")
         value = f["value"]
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
-            raise FactoryModelError(f"{where}: value must be a finite non-negative number, got {value!r}")
         if parameter.endswith("_fraction") and not 0 < value <= 1:
             raise FactoryModelError(f"{where}: a fraction must lie in (0, 1], got {value}")
+        if not parameter.endswith("_fraction") and not value < 1e6:
+            raise FactoryModelError(f"{where}: value {value:g} is out of range; use a value below 1e6")
         overrides[(system, precision, op_class, parameter)] = float(value)
-    return Profile(str(doc["profile"]), doc["provenance"], overrides, doc.get("power", {}) or {},
+    return Profile(str(doc["profile"]), doc["provenance"], overrides, doc.get("power") or {},
                    {"before": doc.get("error_before_pct", {}), "after": doc.get("error_after_pct", {})})
 
 

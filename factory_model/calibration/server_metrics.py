@@ -15,13 +15,12 @@ from __future__ import annotations
 import functools
 import math
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pandas as pd
 from prometheus_client.parser import text_string_to_metric_families
 
+from .. import safe_fetch
 from ..catalog import DATA_DIR, read_yaml
 from . import TelemetryError
 
@@ -45,8 +44,8 @@ def parse(text: str) -> dict[str, float]:
             for sample in family.samples:
                 if math.isfinite(sample.value):
                     totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
-    except Exception as exc:  # noqa: BLE001 - the parser raises ValueError/TypeError on malformed text
-        raise TelemetryError(f"malformed Prometheus metrics text ({exc})") from None
+    except Exception:  # noqa: BLE001 - the parser raises ValueError/TypeError on malformed text
+        raise TelemetryError("malformed Prometheus metrics text") from None  # never echo the reply
     return totals
 
 
@@ -80,21 +79,27 @@ def snapshot(samples: dict[str, float], t_s: float | None = None) -> dict:
 class ServerScraper:
     """Scrapes one inference server's /metrics URL."""
 
-    def __init__(self, url: str, timeout_s: float = 5.0):
-        if not url.startswith(("http://", "https://")):
-            raise TelemetryError(f"metrics URL must start with http:// or https://, got '{url}'")
+    WHAT = "metrics URL"
+
+    def __init__(self, url: str, timeout_s: float = 2.0, max_bytes: int = safe_fetch.DEFAULT_MAX_BYTES):
+        try:  # policy first: a refused URL fails at once, before any thread or request
+            safe_fetch.check_url(url, self.WHAT)
+        except safe_fetch.FetchError as exc:
+            raise TelemetryError(str(exc)) from None
         self.url = url
         self.timeout_s = timeout_s
+        self.max_bytes = max_bytes
 
     def scrape(self) -> dict:
+        """One snapshot. Any failure (policy, network, status, size, not metrics) is one TelemetryError line that
+        never contains the reply and does not tell a closed port from an error status."""
         try:
-            with urllib.request.urlopen(self.url, timeout=self.timeout_s) as response:
-                text = response.read().decode("utf-8", errors="replace")
-        except urllib.error.HTTPError as exc:
-            raise TelemetryError(f"metrics URL {self.url} answered HTTP {exc.code}") from None
-        except (urllib.error.URLError, OSError) as exc:
-            raise TelemetryError(f"metrics URL {self.url} is unreachable ({getattr(exc, 'reason', exc)})") from None
-        return snapshot(parse(text))
+            raw = safe_fetch.fetch(self.url, what=self.WHAT, timeout_s=self.timeout_s, max_bytes=self.max_bytes)
+            return snapshot(parse(raw.decode("utf-8", errors="replace")))
+        except safe_fetch.FetchError as exc:
+            raise TelemetryError(str(exc)) from None
+        except TelemetryError:
+            raise TelemetryError(str(safe_fetch.unusable(self.WHAT))) from None
 
 
 def rates(first: dict, last: dict) -> dict[str, float]:

@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import schemas
+from ..errors import FactoryModelError
 from . import TelemetryError
 from .server_metrics import SNAPSHOT_COLUMNS
 from .telemetry import READING_FIELDS, GpuReading, TelemetrySource
@@ -147,12 +149,19 @@ def load(source: str | Path | bytes, name: str = "") -> Session:
     label = name or str(source if not isinstance(source, bytes) else "upload")
     if isinstance(source, (str, Path)):
         path = Path(source)
-        if not path.exists():
-            raise TelemetryError(f"{label}: file not found")
-        raw = path.read_bytes()
+        if not path.is_file():
+            raise TelemetryError(f"{label}: file not found (or not a file)")
+        if path.stat().st_size > schemas.MAX_UPLOAD_MB * 2**20:
+            raise TelemetryError(f"{label}: larger than {schemas.MAX_UPLOAD_MB} MB; split the recording")
+        try:
+            raw = path.read_bytes()
+        except OSError:
+            raise TelemetryError(f"{label}: cannot read the file") from None
         suffix = path.suffix.lower()
     else:
         raw, suffix = source, Path(name).suffix.lower()
+        if len(raw) > schemas.MAX_UPLOAD_MB * 2**20:
+            raise TelemetryError(f"{label}: larger than {schemas.MAX_UPLOAD_MB} MB; split the recording")
     if suffix == ".parquet" or raw[:4] == b"PAR1":
         return _load_parquet(raw, label)
     return _load_csv(raw, label)
@@ -162,11 +171,24 @@ def _load_parquet(raw: bytes, label: str) -> Session:
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(io.BytesIO(raw))
-    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for damaged files
-        raise TelemetryError(f"{label}: not a readable Parquet file ({str(exc).splitlines()[0]})") from None
-    meta = json.loads((table.schema.metadata or {}).get(METADATA_KEY, b"{}"))
-    return _validate(meta, table.to_pandas(), label, [])
+        parquet = pq.ParquetFile(io.BytesIO(raw))
+        if parquet.metadata.num_rows > schemas.MAX_SESSION_ROWS or \
+                parquet.metadata.num_columns > schemas.MAX_SESSION_COLUMNS:
+            raise TelemetryError(f"{label}: more than {schemas.MAX_SESSION_ROWS:,} rows or "
+                                 f"{schemas.MAX_SESSION_COLUMNS} columns; split the recording")
+        wanted = [c for c in parquet.schema_arrow.names if c in COLUMNS]
+        table = parquet.read(columns=wanted)
+        frame = table.to_pandas()
+    except TelemetryError:
+        raise
+    except Exception:  # noqa: BLE001 - pyarrow raises several types for damaged files
+        raise TelemetryError(f"{label}: not a readable Parquet session file") from None
+    try:
+        meta = schemas.load_json((parquet.schema_arrow.metadata or {}).get(METADATA_KEY, b"{}"),
+                                 f"{label}: metadata")
+    except FactoryModelError as exc:
+        raise TelemetryError(str(exc)) from None
+    return _validate(meta, frame, label, [])
 
 
 def _load_csv(raw: bytes, label: str) -> Session:
@@ -184,10 +206,18 @@ def _load_csv(raw: bytes, label: str) -> Session:
     if not text.endswith("\n"):
         notes.append("the file ends mid-row (truncated recording): its last, incomplete row was dropped")
         body = body[:-1]
+    if len(body) > schemas.MAX_SESSION_ROWS + 1:
+        raise TelemetryError(f"{label}: more than {schemas.MAX_SESSION_ROWS:,} rows; split the recording")
+    if len(meta_lines) > 100:
+        raise TelemetryError(f"{label}: more than 100 metadata lines")
+    if body and body[0].count(",") >= schemas.MAX_SESSION_COLUMNS:
+        raise TelemetryError(f"{label}: more than {schemas.MAX_SESSION_COLUMNS} columns; not a session file")
     try:
-        frame = pd.read_csv(io.StringIO("\n".join(body)), on_bad_lines="skip")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise TelemetryError(f"{label}: malformed CSV ({str(exc).splitlines()[0]})") from None
+        frame = pd.read_csv(io.StringIO("\n".join(body)), on_bad_lines="skip", dtype=str,
+                            usecols=lambda c: c in COLUMNS)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, OverflowError):
+        raise TelemetryError(f"{label}: malformed CSV (a session CSV has a header row with columns "
+                             f"{', '.join(COLUMNS[:5])}, ...)") from None
     return _validate(_parse_metadata(meta_lines), frame, label, notes)
 
 
@@ -195,23 +225,33 @@ def _validate(meta: dict, frame: pd.DataFrame, label: str, notes: list[str]) -> 
     missing_cols = [c for c in ("kind", "t_s") if c not in frame.columns]
     if missing_cols:
         raise TelemetryError(f"{label}: not a calibration session (missing column(s) {', '.join(missing_cols)})")
+    if not isinstance(meta, dict):
+        raise TelemetryError(f"{label}: session metadata must be a mapping of key: value")
     missing = [k for k in REQUIRED_METADATA if not str(meta.get(k, "")).strip()]
     if missing:
         raise TelemetryError(f"{label}: session metadata lacks {', '.join(missing)} (write '# {missing[0]}: ...' "
                              f"at the top of the CSV)")
-    for key in INTEGER_METADATA:
-        if key in meta:
-            try:
-                meta[key] = int(float(meta[key]))
-            except ValueError:
-                raise TelemetryError(f"{label}: metadata {key} must be a whole number, got '{meta[key]}'") from None
+    try:
+        meta = schemas.session_metadata(meta, label)  # whole numbers in range: tp >= 1, isl/osl >= 1, ...
+    except FactoryModelError as exc:
+        raise TelemetryError(str(exc)) from None
     for column in COLUMNS:
         if column not in frame.columns:
             frame[column] = np.nan
     frame = frame[COLUMNS].copy()
     numeric = [c for c in COLUMNS if c not in ("kind", "phase", "gpu", "name", "engine")]
     for column in numeric:
-        frame[column] = pd.to_numeric(frame[column], errors="coerce")
+        values = pd.to_numeric(frame[column], errors="coerce")
+        frame[column] = values.where(np.isfinite(values.astype(float)) & (values.abs() < 2**53))
+    bounds = {"power_w": (0, 1e5), "energy_j": (0, 1e15), "power_limit_w": (0, 1e5), "concurrency": (0, 1e7),
+              "gpu_util_pct": (0, 100), "generation_tokens_total": (0, 2**53), "prompt_tokens_total": (0, 2**53),
+              "ttft_sum_s": (0, 2**53), "tpot_sum_s": (0, 2**53), "ttft_count": (0, 2**53),
+              "tpot_count": (0, 2**53), "requests_running": (0, 1e7)}
+    for column, (low, high) in bounds.items():
+        bad = frame[column].notna() & ~frame[column].between(low, high)
+        if bad.any():
+            raise TelemetryError(f"{label}: column {column} has {int(bad.sum())} value(s) outside "
+                                 f"[{low:g}, {high:g}] (e.g. negative); fix or remove those rows")
     bad_kind = ~frame["kind"].isin(["gpu", "server"])
     if bad_kind.any():
         notes.append(f"{int(bad_kind.sum())} row(s) of unknown kind dropped")
@@ -219,10 +259,13 @@ def _validate(meta: dict, frame: pd.DataFrame, label: str, notes: list[str]) -> 
     if (broken & ~bad_kind).any():
         notes.append(f"{int((broken & ~bad_kind).sum())} row(s) without a timestamp dropped")
     frame = frame[~bad_kind & ~broken]
-    frame["phase"] = frame["phase"].fillna("all").astype(str)
-    frame["gpu"] = frame["gpu"].astype(str)
+    frame["phase"] = frame["phase"].astype(object).where(frame["phase"].notna(), "all").astype(str).str.slice(0, 100)
+    frame["gpu"] = frame["gpu"].astype(str).str.slice(0, 100)
     if not len(frame):
         raise TelemetryError(f"{label}: no usable rows")
+    if frame["phase"].nunique() > schemas.MAX_SESSION_PHASES:
+        raise TelemetryError(f"{label}: more than {schemas.MAX_SESSION_PHASES} phases; one phase is one "
+                             f"operating point, label them by load level")
     return Session(meta, frame.sort_values("t_s", kind="stable").reset_index(drop=True), notes)
 
 
@@ -279,6 +322,8 @@ class ReplaySource(TelemetrySource):
 
 class ReplayServer:
     """Server snapshots of a recorded session at the same replay clock (a stand-in for ServerScraper)."""
+
+    synchronous = True  # read in the sampler's own thread (same clock as the GPU rows), not a scraper thread
 
     def __init__(self, session: Session, clock: ReplayClock):
         self.rows = session.server.sort_values("t_s")

@@ -19,11 +19,10 @@ import json
 import re
 import math
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import asdict, dataclass, field
 
+from .. import safe_fetch
 from . import TelemetryError
 from .server_metrics import metric_names
 
@@ -129,6 +128,9 @@ class NvmlSource(TelemetrySource):
             self.handles[str(i)] = handle
             self.names[str(i)] = name.decode() if isinstance(name, bytes) else str(name)
         self.lost: set[str] = set()
+        self.failed_reads: dict[str, int] = {}
+        self.max_failed_reads = 5  # an error other than GpuIsLost is retried; 5 unreadable reads in a row: lost
+        self.warnings: list[str] = []
 
     def describe(self) -> str:
         return f"NVML: {len(self.handles)} GPU(s) ({', '.join(sorted(set(self.names.values())))})"
@@ -142,13 +144,28 @@ class NvmlSource(TelemetrySource):
         return {"source": "nvml", "gpu_name": sorted(set(self.names.values()))[0] if self.names else "",
                 "driver": driver, "gpus": len(self.handles)}
 
-    def _maybe(self, fn, *args, scale=1.0):
-        """One metric: its value, or None when this GPU does not support it."""
+    def _maybe(self, gpu: str, metric: str, fn, *args, scale=1.0, problems: list | None = None):
+        """One metric: its value, or None when this GPU does not support it or this read of it failed (the
+        failure is noted per metric; only GpuIsLost ends the GPU's readings at once)."""
         try:
             value = fn(*args)
         except self.nvml.NVMLError_NotSupported:
             return None
+        except self.nvml.NVMLError as exc:
+            lost = getattr(self.nvml, "NVMLError_GpuIsLost", None)
+            if lost is not None and isinstance(exc, lost):
+                raise
+            if problems is not None:
+                problems.append((metric, exc))
+            return None
         return None if value is None else float(value) * scale
+
+    def gpu_ids(self) -> list[str]:
+        return list(self.handles)
+
+    def drain_warnings(self) -> list[str]:
+        out, self.warnings = self.warnings, []
+        return out
 
     def read(self) -> list[GpuReading]:
         n = self.nvml
@@ -157,21 +174,39 @@ class NvmlSource(TelemetrySource):
         for gpu, handle in self.handles.items():
             if gpu in self.lost:
                 continue
+            problems: list = []
             try:
-                util = self._maybe(lambda h: n.nvmlDeviceGetUtilizationRates(h).gpu, handle)
-                mem = self._maybe(lambda h: n.nvmlDeviceGetMemoryInfo(h).used, handle, scale=1 / 2**20)
-                readings.append(GpuReading(
+                def m(metric, fn, *args, scale=1.0):
+                    return self._maybe(gpu, metric, fn, *args, scale=scale, problems=problems)
+
+                reading = GpuReading(
                     t_s=now, gpu=gpu, name=self.names[gpu],
-                    power_w=self._maybe(n.nvmlDeviceGetPowerUsage, handle, scale=1e-3),
-                    energy_j=self._maybe(n.nvmlDeviceGetTotalEnergyConsumption, handle, scale=1e-3),
-                    power_limit_w=self._maybe(n.nvmlDeviceGetEnforcedPowerLimit, handle, scale=1e-3),
-                    sm_clock_mhz=self._maybe(n.nvmlDeviceGetClockInfo, handle, n.NVML_CLOCK_SM),
-                    mem_clock_mhz=self._maybe(n.nvmlDeviceGetClockInfo, handle, n.NVML_CLOCK_MEM),
-                    gpu_util_pct=util, mem_used_mib=mem,
-                    temp_c=self._maybe(n.nvmlDeviceGetTemperature, handle, n.NVML_TEMPERATURE_GPU)))
-            except n.NVMLError as exc:
+                    power_w=m("power", n.nvmlDeviceGetPowerUsage, handle, scale=1e-3),
+                    energy_j=m("energy", n.nvmlDeviceGetTotalEnergyConsumption, handle, scale=1e-3),
+                    power_limit_w=m("power limit", n.nvmlDeviceGetEnforcedPowerLimit, handle, scale=1e-3),
+                    sm_clock_mhz=m("SM clock", n.nvmlDeviceGetClockInfo, handle, n.NVML_CLOCK_SM),
+                    mem_clock_mhz=m("memory clock", n.nvmlDeviceGetClockInfo, handle, n.NVML_CLOCK_MEM),
+                    gpu_util_pct=m("utilisation", lambda h: n.nvmlDeviceGetUtilizationRates(h).gpu, handle),
+                    mem_used_mib=m("memory used", lambda h: n.nvmlDeviceGetMemoryInfo(h).used, handle,
+                                   scale=1 / 2**20),
+                    temp_c=m("temperature", n.nvmlDeviceGetTemperature, handle, n.NVML_TEMPERATURE_GPU))
+            except n.NVMLError as exc:  # GpuIsLost: this GPU is gone
                 self.lost.add(gpu)
                 failures.append(_nvml_message(n, exc, f"GPU {gpu} ({self.names[gpu]})"))
+                continue
+            if problems and len(problems) == 8:  # nothing could be read this time: a failed read of this GPU
+                self.failed_reads[gpu] = self.failed_reads.get(gpu, 0) + 1
+                if self.failed_reads[gpu] >= self.max_failed_reads:
+                    self.lost.add(gpu)
+                    failures.append(_nvml_message(n, problems[0][1], f"GPU {gpu} ({self.names[gpu]}) "
+                                                                     f"unreadable {self.max_failed_reads} times"))
+                else:
+                    self.warnings.append(_nvml_message(n, problems[0][1], f"GPU {gpu}: read failed"))
+                continue
+            self.failed_reads[gpu] = 0
+            for metric, exc in problems:  # some metrics failed this time: noted, the reading is kept
+                self.warnings.append(_nvml_message(n, exc, f"GPU {gpu} {metric}"))
+            readings.append(reading)
         if not failures and self.handles and len(self.lost) == len(self.handles):
             failures.append("every GPU has been lost; nothing left to read")
         if failures:
@@ -203,36 +238,44 @@ DCGM_METRICS = {  # DCGM exporter metric -> reading field (scale)
 class PrometheusClient:
     """Minimal client of a Prometheus server's HTTP query API (/api/v1/query)."""
 
-    def __init__(self, base_url: str, timeout_s: float = 5.0):
-        if not base_url.startswith(("http://", "https://")):
-            raise TelemetryError(f"Prometheus URL must start with http:// or https://, got '{base_url}'")
+    WHAT = "Prometheus URL"
+    MAX_SERIES = 100_000
+
+    def __init__(self, base_url: str, timeout_s: float = 2.0, max_bytes: int = safe_fetch.DEFAULT_MAX_BYTES):
+        try:  # policy first: nothing is fetched from a refused URL
+            safe_fetch.check_url(base_url, self.WHAT)
+        except safe_fetch.FetchError as exc:
+            raise TelemetryError(str(exc)) from None
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_s
+        self.max_bytes = max_bytes
 
     def query(self, expr: str) -> list[tuple[dict, float]]:
-        """Instant vector: [(labels, value)]. Unreachable server or error answer → TelemetryError."""
+        """Instant vector: [(labels, value)]. Any failure → one TelemetryError line in our own words (never the
+        reply's text; the same words for unreachable, HTTP error, timeout, oversize or a non-Prometheus answer)."""
         url = f"{self.base_url}/api/v1/query?{urllib.parse.urlencode({'query': expr})}"
         try:
-            with urllib.request.urlopen(url, timeout=self.timeout_s) as response:
-                payload = json.loads(response.read().decode("utf-8"))
-        except urllib.error.HTTPError as exc:
-            raise TelemetryError(f"Prometheus at {self.base_url} answered HTTP {exc.code} to '{expr}'") from None
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise TelemetryError(f"Prometheus at {self.base_url} is unreachable ({reason})") from None
-        except json.JSONDecodeError:
-            raise TelemetryError(f"Prometheus at {self.base_url} did not answer JSON") from None
-        if payload.get("status") != "success":
-            raise TelemetryError(f"Prometheus query '{expr}' failed: {payload.get('error', 'unknown error')}")
-        result = payload.get("data", {}).get("result", [])
+            raw = safe_fetch.fetch(url, what=self.WHAT, timeout_s=self.timeout_s, max_bytes=self.max_bytes)
+        except safe_fetch.FetchError as exc:
+            raise TelemetryError(str(exc)) from None
+        try:
+            payload = json.loads(raw.decode("utf-8"))
+            if payload.get("status") != "success":
+                raise ValueError
+            result = payload["data"]["result"]
+            if not isinstance(result, list) or len(result) > self.MAX_SERIES:
+                raise ValueError
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError, UnicodeDecodeError):
+            raise TelemetryError(str(safe_fetch.unusable(self.WHAT))) from None
         out = []
         for item in result:
             try:
                 value = float(item["value"][1])
-            except (KeyError, IndexError, TypeError, ValueError):
+                labels = item.get("metric", {})
+            except (KeyError, IndexError, TypeError, ValueError, AttributeError):
                 continue
-            if math.isfinite(value):
-                out.append((item.get("metric", {}), value))
+            if math.isfinite(value) and isinstance(labels, dict):
+                out.append(({str(k)[:200]: str(v)[:200] for k, v in labels.items()}, value))
         return out
 
     def scalar(self, expr: str) -> float | None:
@@ -267,8 +310,7 @@ class PrometheusSource(TelemetrySource):
                 reading = by_gpu.setdefault(gpu, GpuReading(t_s=now, gpu=gpu, name=labels.get("modelName", "")))
                 setattr(reading, column, value * scale)
         if not by_gpu:
-            raise TelemetryError(f"Prometheus at {self.client.base_url} has no DCGM_FI_DEV_POWER_USAGE series "
-                                 f"(is the DCGM exporter scraped?)")
+            raise TelemetryError("Prometheus has no DCGM_FI_DEV_POWER_USAGE series (is the DCGM exporter scraped?)")
         return sorted(by_gpu.values(), key=lambda r: r.gpu)
 
     def fleet(self, window_s: int = 30) -> dict[str, float]:
