@@ -111,11 +111,13 @@ def frontier(system: str, model: str, precision: str, isl: int, osl: int, *, ser
                         ("min_tokens_per_s_per_user", min_tokens_per_s_per_user)):
         if value is not None:
             finite_number(name, value, gt=0, le=1e9, fix="use a positive number")
-    mtp_tokens = finite_number("mtp_tokens", mtp_tokens, ge=0, le=MAX_MTP_DRAFT_TOKENS, integer=True,
-                               fix=f"give 0 to {MAX_MTP_DRAFT_TOKENS} draft tokens")
-    mtp_acceptance = finite_number("mtp_acceptance", mtp_acceptance, ge=0, lt=1,
-                                   fix="an acceptance rate in [0, 1], below 1 (a draft always accepted is not "
-                                       "physical)")
+    if not isinstance(mtp_tokens, str):  # "auto" / "off" are resolved by speculation_options
+        mtp_tokens = finite_number("mtp_tokens", mtp_tokens, ge=0, le=MAX_MTP_DRAFT_TOKENS, integer=True,
+                                   fix=f"give 0 to {MAX_MTP_DRAFT_TOKENS} draft tokens, or 'auto'")
+    if mtp_acceptance is not None:  # None: the calibrated acceptance
+        mtp_acceptance = finite_number("mtp_acceptance", mtp_acceptance, ge=0, lt=1,
+                                       fix="an acceptance rate in [0, 1], below 1 (a draft always accepted is "
+                                           "not physical)")
     if max_gpus is not None:
         max_gpus = finite_number("max_gpus", max_gpus, ge=1, le=1_000_000, integer=True)
     power = resolve_power(sys_, mw, pue=pue, kw_per_gpu=kw_per_gpu)
