@@ -15,7 +15,7 @@ if not sc.present:
     st.caption(sc.describe())
 ui.presentation_bar(sc)
 cat = ui.catalog()
-at_values = st.multiselect("Compare at tokens/s per user", [10, 20, 30, 50, 75, 100, 150, 200, 300, 500],
+at_values = st.multiselect("Compare at tokens/s per user", list(ui.COMPARE_AT_CHOICES),
                            default=[20, 50, 100, 200], key="compare_at", bind="query-params",
                            help="Interactivities at which the ratio tables read each frontier.")
 tab_gen, tab_precision, tab_serving = st.tabs(["Systems at equal power", "FP8 vs NVFP4",

@@ -27,10 +27,11 @@ CUSTOM_WORKLOAD = "custom"
 DEFAULT_SYSTEMS = ["h200-sxm", "b200-sxm", "gb200-nvl72", "gb300-nvl72"]
 GENERATIONS = ["h100-sxm", "h200-sxm", "b200-sxm", "gb200-nvl72", "b300-sxm", "gb300-nvl72", "rubin-nvl72"]
 SERVING = {"best": "Best of both", "agg": "Aggregated", "disagg": "Disaggregated"}
+COMPARE_AT_CHOICES = (10, 20, 30, 50, 75, 100, 150, 200, 300, 500)
 MTP_CHOICES = {"auto": "Auto (calibrated MTP where the model has MTP heads)", "0": "Off",
                **{str(n): f"{n} draft token{'s' if n > 1 else ''}" for n in range(1, 9)}}
 NUMBER_LIMITS = {"mw": (0.1, 100_000.0), "isl": (1, 1_048_576), "osl": (1, 262_144), "pue": (1.0, 3.0),
-                 "ttft_max_s": (0.0, 600.0), "min_tps": (0.0, 5000.0), "mtp_acc": (0.0, 0.95),
+                 "ttft_max_s": (0.0, 600.0), "min_tps": (0.0, 5000.0), "mtp_acc": (0.0, 0.95), "at": (5.0, 500.0),
                  "price_in": (0.0, 1000.0), "price_out": (0.0, 1000.0), "util": (0.05, 1.0),
                  "gpu_hour": (0.0, 100.0), "kwh": (0.0, 2.0), "at": (1.0, 5000.0), "kw_gpu": (0.0, 20.0),
                  "demand_cap": (0.0, 1e12), "price_decline": (0.0, 0.9)}
@@ -103,6 +104,8 @@ def _valid(key: str, value: str, cat: fm.Catalog) -> bool:
         "cost_basis": {"tier", "buildup"}, "tier": {"hyperscaler", "neocloud", "rental"},
         "present": {"true", "false"}, "xlog": {"true", "false"}, "power_basis": set(POWER_BASES),
         "y_metric": {"per_mw", "per_gpu"}, "mtp": set(MTP_CHOICES),
+        # page-specific widgets bound to the URL (Frontier target, Compare interactivities)
+        "compare_at": {str(v) for v in COMPARE_AT_CHOICES},
     }
     if key == "systems":
         return value in cat.systems

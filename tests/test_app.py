@@ -125,6 +125,11 @@ def test_url_state_and_invalid_parameters():
     bad = app(model="gpt-9", mw="-3")
     assert bad.selectbox(key="model").value == "deepseek-r1"
     assert any("Ignored invalid link parameter" in w.value for w in bad.warning)
+    # page-specific and MTP parameters are checked too: every dropped one is named in the notice
+    odd = app(at="abc", compare_at=["50", "7"], mtp="nine", systems=["b200-sxm"])
+    notice = " ".join(w.value for w in odd.warning)
+    assert "at=abc" in notice and "compare_at=7" in notice and "mtp=nine" in notice
+    assert odd.slider(key="at").value == 50.0
 
 
 def test_presentation_mode_hides_controls():
