@@ -8,6 +8,7 @@ names: ``tokens_per_s_per_mw`` counts output tokens; ``total_tokens_per_s_per_mw
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -109,7 +110,7 @@ def frontier(system: str, model: str, precision: str, isl: int, osl: int, *, ser
     isl, osl = _check_length("isl", isl), _check_length("osl", osl)
     for name, value in (("ttft_max_s", ttft_max_s), ("tpot_max_s", tpot_max_s),
                         ("min_tokens_per_s_per_user", min_tokens_per_s_per_user)):
-        if value is not None:
+        if value is not None and not (name == "ttft_max_s" and value == math.inf):  # inf: no TTFT limit
             finite_number(name, value, gt=0, le=1e9, fix="use a positive number")
     if not isinstance(mtp_tokens, str):  # "auto" / "off" are resolved by speculation_options
         mtp_tokens = finite_number("mtp_tokens", mtp_tokens, ge=0, le=MAX_MTP_DRAFT_TOKENS, integer=True,

@@ -38,9 +38,14 @@ def test_charts_and_deck_of_a_model_without_price(no_price):
     frames = {"h100-sxm": frame}
     money = charts.money_figure(frames)
     assert not [t for t in money.data if "sweet spot" in (t.name or "")]  # no sweet spot without a price
-    fig = charts.frontier_figure(frames, "tokens_per_s_per_mw", "tokens/s per MW")
-    deck = exports.deck("t", "s", [("Throughput vs interactivity", fig), ("Revenue per MW-hour", money)],
-                        {"H100": frame}, {"H100": "#000000"}, ["a"], "tokens_per_s_per_mw", "tokens/s per MW")
+    from pages import analysis, target
+
+    assert len(analysis.sweet_spot(frame)) == 0  # no profit-maximising point without revenue
+    table = target.at_target(frames, 50.0)
+    assert table["revenue_usd_per_year"].isna().all()
+    series = [exports.Series("H100", frame["tokens_per_s_per_user"].tolist(), frame["tokens_per_s_per_mw"].tolist())]
+    deck = exports.board_deck(exports.DeckContent("t", "s", "Key figures", table.astype(str), "no list price",
+                                                  series, "tokens/s per MW", revenue=[]))
     assert deck[:2] == b"PK"
 
 
