@@ -142,3 +142,20 @@ def test_repricing_equals_a_fresh_frontier_under_the_same_options():
         assert repriced.attrs[key] == fresh.attrs[key], key
     # and the re-pricing really changed something
     assert not np.allclose(repriced["revenue_usd_per_mw_hour"], base["revenue_usd_per_mw_hour"])
+
+
+def test_facility_racks_and_gpus_hand_computed():
+    """GB200 NVL72 at the catalog's 2.10 kW all-in per GPU: a 72-GPU rack draws 151.2 kW, so 10 MW holds
+    ⌊10,000 / 151.2⌋ = ⌊66.14⌋ = 66 racks = 4,752 GPUs, and 1000 / 2.10 = 476.19 GPUs per MW (continuous).
+    With PUE 1.2 on the 1.667 kW IT power: 2.0004 kW/GPU, 144.03 kW per rack, ⌊69.43⌋ = 69 racks = 4,968 GPUs.
+    A 0.1 MW site holds no whole rack: 0 racks, 0 GPUs."""
+    from factory_model.power import resolve_power
+
+    gb200 = fm.load_catalog().system("gb200-nvl72")
+    p = resolve_power(gb200, 10)
+    assert (p.racks, p.gpus) == (66, 4752)
+    assert p.gpus_per_mw == pytest.approx(476.190476)
+    p = resolve_power(gb200, 10, pue=1.2)
+    assert p.kw_per_gpu == pytest.approx(2.0004)
+    assert (p.racks, p.gpus) == (69, 4968)
+    assert (resolve_power(gb200, 0.1).racks, resolve_power(gb200, 0.1).gpus) == (0, 0)
