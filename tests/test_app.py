@@ -243,7 +243,8 @@ def test_calibration_page_fits_the_sample_and_applies_the_profile():
     assert not at.exception, [e.message for e in at.exception]
     assert any("SYNTHETIC" in w.value for w in at.warning)
     errors = metric_values(at)
-    assert float(errors["TPOT median error"].split()[0]) < 3.0  # the method recovers the sample's known truth
+    # method check only: the sample is model-generated (SYNTHETIC), so a small error shows the fit works, not accuracy
+    assert float(errors["TPOT median error"].split()[0]) < 3.0
     fig = figures(at)[0]
     names = [t["name"] for t in fig["data"]]
     assert "measured (SYNTHETIC)" in names and "model, this deployment, calibrated" in names

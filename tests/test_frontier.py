@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 import factory_model as fm
 from factory_model.economics import load_prices, options
 from factory_model.errors import FactoryModelError
-from factory_model.pareto import pareto_mask, value_at
+from factory_model.pareto import pareto_mask
 from factory_model.power import resolve_power
 from factory_model.serving import Speculation
 
@@ -28,6 +28,11 @@ def _dominated(frame):
         if better.any():
             return True
     return False
+
+
+def _covered(frame, x, y, rel=1e-9):
+    """Some row of ``frame`` is at least as fast per user and at least as productive per GPU as (x, y)."""
+    return bool(((frame[X] >= x * (1 - rel)) & (frame[Y] >= y * (1 - rel))).any())
 
 
 def test_frontier_points_are_mutually_non_dominated(h200_llama):
@@ -69,9 +74,9 @@ def test_stricter_slo_never_adds_points():
     loose = fm.frontier("b200-sxm", "gpt-oss-120b", "nvfp4", 1024, 1024, ttft_max_s=1.0)
     strict = fm.frontier("b200-sxm", "gpt-oss-120b", "nvfp4", 1024, 1024, ttft_max_s=0.1)
     assert (strict["ttft_s"] <= 0.1).all() and len(strict)
-    # every strict deployment is also a loose candidate, so the loose frontier matches or beats it everywhere
+    # every strict deployment is also a loose candidate, so some loose frontier point matches or beats it
     for _, row in strict.iterrows():
-        assert value_at(loose, row[X], method="step") >= row[Y] * (1 - 1e-9)
+        assert _covered(loose, row[X], row[Y]), (row[X], row[Y])
 
 
 def test_slo_nobody_meets_gives_empty_frontier_with_reason():
@@ -93,7 +98,7 @@ def test_best_never_loses_to_agg_or_disagg():
     for mode in ("agg", "disagg"):
         other = fm.frontier("gb200-nvl72", "deepseek-r1", "nvfp4", 8192, 1024, serving=mode)
         for _, row in other.iterrows():
-            assert value_at(best, row[X], method="step") >= row[Y] * (1 - 1e-9)
+            assert _covered(best, row[X], row[Y]), (mode, row[X], row[Y])
 
 
 def test_disaggregated_rate_matching_is_consistent():
@@ -111,13 +116,8 @@ def test_speculative_decoding_raises_interactivity():
     assert Speculation(2, 1.0).tokens_per_step == 3
 
 
-def test_revenue_is_price_times_tokens(h200_llama):
-    opts = options(utilisation=0.5)
-    f = fm.economics(h200_llama, "h200-sxm", "llama-3.1-70b", 1024, 1024, mw=10, economics=opts)
-    row = f.iloc[len(f) // 2]
-    tokens_per_hour_per_mw = row["tokens_per_s_per_mw"] * 3600 * 0.5
-    expected = tokens_per_hour_per_mw * (row["price_output_usd_per_m"] + row["price_input_usd_per_m"]) / 1e6
-    assert row["revenue_usd_per_mw_hour"] == pytest.approx(expected, rel=1e-12)
+# Revenue is checked with isl != osl and hand-computed dollars in test_economics_values.py (the test that stood
+# here re-implemented the formula with isl = osl, so a swapped isl/osl passed).
 
 
 def test_cost_per_million_tokens_hand_computation(h200_llama):
@@ -178,7 +178,15 @@ def test_compare_ratios():
     assert list(table["tokens_per_s_per_user"]) == [20, 50, "max"]
     row = table.iloc[1]
     assert row["b200-sxm_vs_h200-sxm"] == pytest.approx(row["b200-sxm"] / row["h200-sxm"])
-    assert row["b200-sxm"] == pytest.approx(value_at(frontiers["b200-sxm"], 50, "tokens_per_s_per_mw"))
+    # the value at 50 tokens/s/user lies between the two frontier points that bracket 50 (interpolation; value_at
+    # itself is checked on a hand-made frontier in test_independent.py)
+    f = frontiers["b200-sxm"]
+    slower = f[f[X] <= 50].iloc[-1]
+    faster = f[f[X] >= 50].iloc[0]
+    assert faster["tokens_per_s_per_mw"] <= row["b200-sxm"] <= slower["tokens_per_s_per_mw"]
+    assert row["b200-sxm"] > 0 and row["b200-sxm"] != row["h200-sxm"]
+    maxima = table.iloc[2]
+    assert maxima["b200-sxm"] == pytest.approx(f["tokens_per_s_per_mw"].max())
 
 
 def test_summary_marks_revenue_and_profit_points(h200_llama):
@@ -198,19 +206,30 @@ SCENARIOS = st.tuples(
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(scenario=SCENARIOS, serving=st.sampled_from(["agg", "disagg", "best"]),
-       mw=st.floats(0.5, 500), mtp=st.sampled_from([0, 1, 3]))
-def test_random_scenarios_give_finite_non_negative_outputs(scenario, serving, mw, mtp):
-    system, model, precision, isl, osl = scenario
-    f = fm.frontier(system, model, precision, isl, osl, serving=serving, mw=mw, mtp_tokens=mtp,
-                    mtp_acceptance=0.7 if mtp else 0.0)
-    if not len(f):
-        assert f.attrs["reason"]
-        return
-    numeric = ["tokens_per_s_per_user", "output_tokens_per_s_per_gpu", "total_tokens_per_s_per_gpu",
-               "tokens_per_s_per_mw", "ttft_s", "tpot_s", "revenue_usd_per_mw_hour", "cost_per_m_output_tokens_usd",
-               "price_output_usd_per_m", "concurrency", "gpus"]
-    values = f[numeric].to_numpy(dtype=float)
-    assert np.isfinite(values).all() and (values >= 0).all()
-    assert not _dominated(f)
+def test_random_scenarios_give_finite_non_negative_outputs():
+    """Random scenarios: every number of a non-empty frontier is finite and non-negative and its points are
+    mutually non-dominated; an empty one names its reason. Counts both kinds and requires most to be non-empty."""
+    counts = {"frontier": 0, "empty": 0}
+
+    @settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+    @given(scenario=SCENARIOS, serving=st.sampled_from(["agg", "disagg", "best"]),
+           mw=st.floats(0.5, 500), mtp=st.sampled_from([0, 1, 3]))
+    def check(scenario, serving, mw, mtp):
+        system, model, precision, isl, osl = scenario
+        f = fm.frontier(system, model, precision, isl, osl, serving=serving, mw=mw, mtp_tokens=mtp,
+                        mtp_acceptance=0.7 if mtp else 0.0)
+        if not len(f):
+            assert f.attrs["reason"]
+            counts["empty"] += 1
+            return
+        numeric = ["tokens_per_s_per_user", "output_tokens_per_s_per_gpu", "total_tokens_per_s_per_gpu",
+                   "tokens_per_s_per_mw", "ttft_s", "tpot_s", "revenue_usd_per_mw_hour",
+                   "cost_per_m_output_tokens_usd", "price_output_usd_per_m", "concurrency", "gpus"]
+        values = f[numeric].to_numpy(dtype=float)
+        assert np.isfinite(values).all() and (values >= 0).all()
+        assert not _dominated(f)
+        counts["frontier"] += 1
+
+    check()
+    assert counts["frontier"] + counts["empty"] == 25
+    assert counts["frontier"] >= 20, counts
