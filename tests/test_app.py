@@ -546,13 +546,15 @@ def test_frontier_draws_bands_badges_and_measured_points(monkeypatch):
     from factory_model import accuracy
 
     monkeypatch.setattr(accuracy, "OUT_OF_SAMPLE_PATH", Path(__file__).parent / "fixtures" / "out_of_sample.csv")
-    at = app(systems=["h200-sxm", "gb200-nvl72"], model="deepseek-r1", workload="reasoning", precision="fp8")
+    at = app(systems=["h200-sxm", "gb200-nvl72", "mi355x"], model="deepseek-r1", workload="reasoning",
+             precision="fp8")
     fig = figures(at)[0]
     names = [t["name"] for t in fig["data"]]
     assert "NVIDIA H200 SXM · FP8 uncertainty band" in names  # the fixture's ±20 % row
-    assert not any(n.startswith("NVIDIA GB200 NVL72") and "band" in n for n in names)
+    assert any(n.startswith("NVIDIA GB200 NVL72") and "band" in n for n in names)  # B200's error as a proxy
+    assert not any(n.startswith("AMD Instinct MI355X") and "band" in n for n in names)  # no row: no band
     measured = next(t for t in fig["data"] if t["name"] == "NVIDIA H200 SXM measured")
     assert len(_decode(measured["x"])) > 10 and "measured" in measured["hovertemplate"]
     notes = " ".join(c.value for c in at.caption)
     assert "calibrated on measurements of this system" in notes and "±20 %" in notes
-    assert "transferred from NVIDIA B200" in notes and "no out-of-sample figure yet" in notes
+    assert "transferred from NVIDIA B200" in notes and "proxy" in notes and "no out-of-sample figure yet" in notes

@@ -35,7 +35,11 @@ def test_band_uses_the_config_row_then_the_system_row_then_none():
     assert "±20 %" in label and "45 points" in label and "leave-one-system-out" in label
     low, high, label = accuracy.curve_band("b200-sxm", "llama-3.1-70b", "fp8", path=FIXTURE)
     assert high == pytest.approx(1.1) and "all models" in label
-    assert accuracy.curve_band("gb300-nvl72", "deepseek-r1", "nvfp4", path=FIXTURE) is None
+    # an unmeasured system borrows the error of the measured system its factors come from, labelled a proxy
+    proxy = accuracy.curve_band("gb300-nvl72", "deepseek-r1", "nvfp4", path=FIXTURE)
+    assert proxy.high_factor == pytest.approx(1.1) and "proxy" in proxy.label and "b200-sxm" in proxy.label
+    # a measured system with no row in the table: no band
+    assert accuracy.curve_band("mi355x", "deepseek-r1", "fp8", path=FIXTURE) is None
     assert accuracy.curve_band("h200-sxm", "llama-3.1-8b", "fp8", path=FIXTURE) is None  # no row, no * row
 
 
