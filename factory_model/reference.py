@@ -27,17 +27,21 @@ REFERENCE_COLUMNS = CONFIG_KEYS + ["backend", "gpus", "ttft_ms", "tpot_ms", "tok
 BACKENDS = ("trtllm", "vllm", "sglang")
 
 
-def load_reference(path: str | Path | None = None) -> pd.DataFrame:
-    """Measured points with columns :data:`REFERENCE_COLUMNS`; a malformed file names what is wrong."""
-    path = Path(path) if path else REFERENCE_PATH
+def read_measured_csv(path: Path, required: list[str], what: str = "reference file") -> pd.DataFrame:
+    """A measured-points CSV with ``required`` columns; a missing file or column is one clear error."""
     try:
         frame = pd.read_csv(path)
     except FileNotFoundError:
-        raise FactoryModelError(f"{path}: reference file not found") from None
-    missing = [c for c in REFERENCE_COLUMNS if c not in frame.columns]
+        raise FactoryModelError(f"{path}: {what} not found") from None
+    missing = [c for c in required if c not in frame.columns]
     if missing:
         raise FactoryModelError(f"{path}: missing column(s) {', '.join(missing)}")
     return frame
+
+
+def load_reference(path: str | Path | None = None) -> pd.DataFrame:
+    """Measured points with columns :data:`REFERENCE_COLUMNS`; a malformed file names what is wrong."""
+    return read_measured_csv(Path(path) if path else REFERENCE_PATH, REFERENCE_COLUMNS)
 
 
 MEASUREMENT_KEYS = ["system", "model", "precision", "backend", "isl", "osl", "concurrency", "ttft_ms", "tpot_ms"]

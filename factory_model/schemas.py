@@ -130,6 +130,7 @@ Count = Annotated[int, Field(ge=1, lt=MAX_SAFE_INTEGER)]
 Tokens = Annotated[int, Field(ge=1, le=MAX_TOKENS)]
 Parallel = Annotated[int, Field(ge=1, le=MAX_PARALLEL)]
 Text = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS)]  # an id as recorded (checked later)
 Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS, pattern=r"^[a-z0-9][a-z0-9._-]*$")]
 
 
@@ -306,9 +307,9 @@ class SessionMetadata(BaseModel):
     """The deployment a recording measured (``# key: value`` lines of a session CSV, Parquet metadata)."""
 
     model_config = ConfigDict(extra="allow")
-    system: Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS)]
-    model: Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS)]
-    precision: Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS)]
+    system: Name
+    model: Name
+    precision: Name
     isl: Tokens
     osl: Tokens
     tp: Parallel
@@ -366,9 +367,9 @@ class PointRow(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     backend: Text
-    system: Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS)]
-    model: Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS)]
-    precision: Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS)]
+    system: Name
+    model: Name
+    precision: Name
     isl: Tokens
     osl: Tokens
     tp: Parallel

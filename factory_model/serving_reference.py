@@ -32,7 +32,7 @@ from .factors import Factors
 from .pareto import pareto_mask
 from .parallelism import Layout, invalid_reasons
 from .precision import resolve_precision
-from .reference import BENCHMARK_LENGTH_FACTOR
+from .reference import BENCHMARK_LENGTH_FACTOR, read_measured_csv
 from .serving import NO_SPECULATION, aggregated, decode_workers, memory_limits, mtp_speculation, prefill_workers
 from .step_time import build_step_model
 
@@ -49,13 +49,7 @@ PRECISION_IDS = {"fp8": "fp8", "nvfp4": "nvfp4", "mxfp4": "nvfp4"}
 def load_serving_reference(path: str | Path | None = None) -> pd.DataFrame:
     """All measured rows, with the model's precision id in ``precision_id``; the latest run of each config."""
     path = Path(path) if path else SERVING_REFERENCE_PATH
-    try:
-        frame = pd.read_csv(path)
-    except FileNotFoundError:
-        raise FactoryModelError(f"{path}: measured serving points not found") from None
-    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
-    if missing:
-        raise FactoryModelError(f"{path}: missing column(s) {', '.join(missing)}")
+    frame = read_measured_csv(path, REQUIRED_COLUMNS, "measured serving points")
     frame = frame.sort_values("date", kind="stable")
     frame = frame.drop_duplicates(CONFIG_COLUMNS, keep="last").sort_index().reset_index(drop=True)
     unknown = sorted(set(frame["precision"]) - set(PRECISION_IDS))
