@@ -186,6 +186,12 @@ def _reference() -> pd.DataFrame:
 
 
 def measured_points(system_id: str, model_id: str, precision_id: str, isl: int, osl: int) -> pd.DataFrame:
+    """See :func:`_measured_points` (a copy of the cached frame, so callers may edit it)."""
+    return _measured_points(system_id, model_id, precision_id, int(isl), int(osl)).copy()
+
+
+@functools.lru_cache(maxsize=256)
+def _measured_points(system_id: str, model_id: str, precision_id: str, isl: int, osl: int) -> pd.DataFrame:
     """Measured points of exactly this system, model, precision and ISL/OSL (may be empty): the aggregated
     reference set and the InferenceX serving points (aggregated, disaggregated, MTP; the latest run of each
     configuration), with ``tokens_per_s_per_user``, ``output_tokens_per_s_per_gpu`` and ``source``."""

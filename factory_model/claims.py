@@ -7,6 +7,9 @@ a claim the model does not reproduce is reported as such, with the factor.
 
 from __future__ import annotations
 
+import copy
+import functools
+
 import math
 from pathlib import Path
 
@@ -28,7 +31,14 @@ COLUMNS = ["id", "claim", "claimed_value", "model_value", "unit", "verdict", "as
 
 
 def load_claims(path: Path | None = None) -> dict[str, dict]:
-    path = path or DATA_DIR / "claims.yaml"
+    """The claims catalog, validated (parsed once per file version; a copy each call, so callers may edit)."""
+    path = Path(path or DATA_DIR / "claims.yaml")
+    return copy.deepcopy(_load_claims(str(path), path.stat().st_mtime if path.exists() else 0.0))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_claims(path_text: str, _mtime: float) -> dict[str, dict]:
+    path = Path(path_text)
     claims = read_yaml(path)
     for claim_id, c in claims.items():
         where = f"{path.name}: {claim_id}"

@@ -6,11 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from factory_model.calibration.server_metrics import output_token_rates
 from factory_model.scenario import best_index
 
 from .style import FONT, colour, log_ticks
+
+
+TEMPLATE = pio.templates["plotly_white"]  # resolved once: naming it per figure re-validates it (~10 ms a chart)
 
 
 def _layout(fig: go.Figure, title: str, x_title: str, y_title: str, *, x_log: bool = False,
@@ -21,7 +25,7 @@ def _layout(fig: go.Figure, title: str, x_title: str, y_title: str, *, x_log: bo
     fig.update_layout(
         title={"text": title, "font": {"size": base + 4}, "x": 0.0, "xanchor": "left", "xref": "paper",
                "y": 0.98, "yanchor": "top", "yref": "container"},
-        template="plotly_white", font={"family": FONT, "size": base},
+        template=TEMPLATE, font={"family": FONT, "size": base},
         legend={"orientation": "h", "y": -0.16, "yanchor": "top", "x": 0, "font": {"size": base - 2}},
         margin={"l": 80, "r": 30, "t": 80, "b": 80}, hovermode="closest", height=480 if present else 520,
     )
@@ -336,7 +340,7 @@ def telemetry_figure(gpu: pd.DataFrame, server: pd.DataFrame, *, tdp_w: float | 
         fig.add_trace(go.Scatter(x=rates["t_s"] - t0, y=rates["output_tokens_per_s"], mode="lines+markers",
                                  name="output tokens/s", line={"color": "#0d47a1"}), row=3, col=1)
     base = 20 if present else 13
-    fig.update_layout(template="plotly_white", font={"family": FONT, "size": base}, height=640 if present else 560,
+    fig.update_layout(template=TEMPLATE, font={"family": FONT, "size": base}, height=640 if present else 560,
                       margin={"l": 70, "r": 30, "t": 50, "b": 50}, legend={"orientation": "h", "y": -0.12},
                       uirevision="live")  # keep the user's zoom while new samples arrive
     fig.update_xaxes(title_text="Time since start of recording (s)", row=3, col=1)
