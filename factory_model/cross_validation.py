@@ -90,14 +90,14 @@ def _predicted(system: str | None, factors, catalog) -> pd.DataFrame:
 
 def cross_validate(systems: list[str] | None = None, max_nfev: int = 10, progress=print) -> pd.DataFrame:
     """Leave-one-system-out rows (see module docstring) for ``systems`` (default: every measured system)."""
-    catalog = catalog_ = load_catalog()
+    catalog = load_catalog()
     agg, serving = training_data()
     systems = systems or sorted(set(agg["system"]) | set(serving["system"]))
     command = f"python -m factory_model validate --cross --max-evaluations {max_nfev}"
     rows: list[dict] = []
     for system in systems:
         progress(f"leave out {system}: fitting on the other systems ...")
-        result = fit_levels(exclude_systems=(system,), catalog=catalog_, max_nfev=max_nfev, holdout=False)
+        result = fit_levels(exclude_systems=(system,), catalog=catalog, max_nfev=max_nfev, holdout=False)
         rows += config_rows(_predicted(system, result.factors, catalog), "leave-one-system-out", command)
         if system in set(serving["system"]):
             rows += frontier_rows(frontier_points(result.factors, systems=[system], catalog=catalog),

@@ -107,8 +107,6 @@ class Parameter:
 
 
 SERVING = "serving"
-LOG_SCALED = ("compute_fraction", "memory_fraction", "link_fraction", "fixed_latency_us", "half_efficiency_tokens",
-              "latency_per_doubling_us")
 
 
 def holdout_mask(points: pd.DataFrame) -> np.ndarray:
@@ -134,6 +132,7 @@ class FitResult:
     holdout_points: int
     backend: str
     excluded_systems: tuple = ()
+    level_rows: tuple | None = None  # (fitted rows by level, serving values) of a level fit; None for ``only``
 
 
 def _prior(base: Factors, p: Parameter) -> float:
@@ -337,10 +336,8 @@ def fit_levels(backend: str = "best", *, exclude_systems=(), catalog: Catalog | 
     before = score(agg, serving, base, catalog)
     after = score(train_a, train_s, fitted, catalog)
     held = score(agg[held_a].reset_index(drop=True), serving[held_s].reset_index(drop=True), fitted, catalog)
-    result = FitResult(params, prior, solution.x, fitted, before, after, held, len(train_a) + len(train_s),
-                       int(held_a.sum() + held_s.sum()), backend, tuple(exclude_systems))
-    result.level_rows = mapper.rows(solution.x)  # type: ignore[attr-defined]
-    return result
+    return FitResult(params, prior, solution.x, fitted, before, after, held, len(train_a) + len(train_s),
+                     int(held_a.sum() + held_s.sum()), backend, tuple(exclude_systems), mapper.rows(solution.x))
 
 
 def score(agg: pd.DataFrame, serving: pd.DataFrame, factors: Factors, catalog: Catalog) -> pd.DataFrame:
@@ -441,7 +438,7 @@ def profile_rows(result: FitResult, data_dir: Path | None = None) -> list[Factor
                   f"(sha256 {digest_s}…), {result.points} configurations; in-sample TPOT MdAPE "
                   f"{after['tpot_mdape_pct']:.1f} %")
     rows = []
-    level_rows = getattr(result, "level_rows", None)
+    level_rows = result.level_rows
     if level_rows is None:  # an ``only`` fit: system-level values
         for p, prior, value in zip(result.parameters, result.prior, result.fitted):
             rows.append(FactorRow(p.system, p.precision, p.op_class, p.parameter, float(value),

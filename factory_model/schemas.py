@@ -303,8 +303,8 @@ def _whole(value):
     return value
 
 
-class SessionMetadata(BaseModel):
-    """The deployment a recording measured (``# key: value`` lines of a session CSV, Parquet metadata)."""
+class _Deployment(BaseModel):
+    """What every measured record names: system, model, precision, lengths and attention tensor parallelism."""
 
     model_config = ConfigDict(extra="allow")
     system: Name
@@ -313,11 +313,21 @@ class SessionMetadata(BaseModel):
     isl: Tokens
     osl: Tokens
     tp: Parallel
+
+    @field_validator("isl", "osl", "tp", mode="before")
+    @classmethod
+    def _whole_lengths(cls, value):
+        return _whole(value)
+
+
+class SessionMetadata(_Deployment):
+    """The deployment a recording measured (``# key: value`` lines of a session CSV, Parquet metadata)."""
+
     ep: Parallel = 1
     dp_attention: Parallel = 1
     pp: Parallel = 1
 
-    @field_validator("isl", "osl", "tp", "ep", "dp_attention", "pp", mode="before")
+    @field_validator("ep", "dp_attention", "pp", mode="before")
     @classmethod
     def _whole_numbers(cls, value):
         return _whole(value)
@@ -362,17 +372,10 @@ class VllmBenchResult(BaseModel):
         return value
 
 
-class PointRow(BaseModel):
+class PointRow(_Deployment):
     """One row of the reference measured-points CSV format (data/reference/)."""
 
-    model_config = ConfigDict(extra="allow")
     backend: Text
-    system: Name
-    model: Name
-    precision: Name
-    isl: Tokens
-    osl: Tokens
-    tp: Parallel
     moe_ep: Parallel
     dp_attention: Parallel
     gpus: Parallel
@@ -382,7 +385,7 @@ class PointRow(BaseModel):
     ttft_ms: Annotated[float, Field(allow_inf_nan=False, gt=0, lt=1e8)]
     tpot_ms: Annotated[float, Field(allow_inf_nan=False, gt=0, lt=1e7)]
 
-    @field_validator("isl", "osl", "tp", "moe_ep", "dp_attention", "gpus", mode="before")
+    @field_validator("moe_ep", "dp_attention", "gpus", mode="before")
     @classmethod
     def _whole_numbers(cls, value):
         return _whole(value)

@@ -204,6 +204,30 @@ def _xy_chart(slide, series: list[Series], x_title: str, y_title: str, *, x_log:
     return chart
 
 
+def _category_chart(slide, chart_type, categories: list, series: list[tuple[str, list, str]], x_title: str,
+                    y_title: str):
+    """A native bar/column chart filling the slide body: ``series`` = (name, values, colour), legend below."""
+    from pptx.chart.data import CategoryChartData
+    from pptx.enum.chart import XL_LEGEND_POSITION
+    from pptx.util import Inches, Pt
+
+    data = CategoryChartData()
+    data.categories = categories
+    for name, values, _ in series:
+        data.add_series(name, values)
+    chart = slide.shapes.add_chart(chart_type, Inches(0.5), Inches(1.15), Inches(12.3), Inches(5.7), data).chart
+    chart.font.size = Pt(12)
+    chart.has_legend = True
+    chart.legend.position = XL_LEGEND_POSITION.BOTTOM
+    chart.legend.include_in_layout = True
+    _axis_title(chart.category_axis, x_title)
+    _axis_title(chart.value_axis, y_title)
+    for plot_series, (_, _, colour) in zip(chart.plots[0].series, series):
+        plot_series.format.fill.solid()
+        plot_series.format.fill.fore_color.rgb = _rgb(colour)
+    return chart
+
+
 def _table(slide, frame: pd.DataFrame, left: float, top: float, width: float, row_h: float, size: int,
            widths: list[float] | None = None):
     from pptx.util import Inches, Pt
@@ -227,9 +251,8 @@ def _table(slide, frame: pd.DataFrame, left: float, top: float, width: float, ro
 def board_deck(content: DeckContent) -> bytes:
     """A 16:9 deck: title, key figures at the target, frontier, revenue, TCO, sensitivity, assumptions."""
     from pptx import Presentation
-    from pptx.chart.data import CategoryChartData
-    from pptx.enum.chart import XL_CHART_TYPE, XL_LEGEND_POSITION
-    from pptx.util import Inches, Pt
+    from pptx.enum.chart import XL_CHART_TYPE
+    from pptx.util import Inches
 
     prs = Presentation()
     prs.slide_width, prs.slide_height = Inches(SLIDE_W_IN), Inches(7.5)
@@ -260,40 +283,20 @@ def board_deck(content: DeckContent) -> bytes:
 
     if content.cost_breakdown is not None and len(content.cost_breakdown):
         slide = _slide(prs, "Cost per GPU-hour (TCO)")
-        data = CategoryChartData()
-        data.categories = list(content.cost_breakdown["label"])
-        for column, name in (("depreciation", "Capex (depreciation)"), ("energy", "Energy"),
-                             ("other", "Facility, operations, margin")):
-            data.add_series(name, [round(float(v), 4) for v in content.cost_breakdown[column]])
-        chart = slide.shapes.add_chart(XL_CHART_TYPE.COLUMN_STACKED, Inches(0.5), Inches(1.15), Inches(12.3),
-                                       Inches(5.7), data).chart
-        chart.font.size = Pt(12)
-        chart.has_legend = True
-        chart.legend.position = XL_LEGEND_POSITION.BOTTOM
-        chart.legend.include_in_layout = True
-        _axis_title(chart.category_axis, "System")
-        _axis_title(chart.value_axis, "USD per GPU-hour")
-        for plot_series, colour in zip(chart.plots[0].series, ("#1e88e5", "#f9a825", "#8d6e63")):
-            plot_series.format.fill.solid()
-            plot_series.format.fill.fore_color.rgb = _rgb(colour)
+        frame = content.cost_breakdown
+        _category_chart(slide, XL_CHART_TYPE.COLUMN_STACKED, list(frame["label"]),
+                        [(name, [round(float(v), 4) for v in frame[column]], colour) for column, name, colour in
+                         (("depreciation", "Capex (depreciation)", "#1e88e5"), ("energy", "Energy", "#f9a825"),
+                          ("other", "Facility, operations, margin", "#8d6e63"))],
+                        "System", "USD per GPU-hour")
 
     if content.sensitivity is not None and len(content.sensitivity):
         slide = _slide(prs, content.sensitivity_title or "Profit sensitivity")
-        data = CategoryChartData()
-        data.categories = list(content.sensitivity["factor"])
-        data.add_series("factor moved down", [round(float(v), 2) for v in content.sensitivity["low"]])
-        data.add_series("factor moved up", [round(float(v), 2) for v in content.sensitivity["high"]])
-        chart = slide.shapes.add_chart(XL_CHART_TYPE.BAR_CLUSTERED, Inches(0.5), Inches(1.15), Inches(12.3),
-                                       Inches(5.7), data).chart
-        chart.font.size = Pt(12)
-        chart.has_legend = True
-        chart.legend.position = XL_LEGEND_POSITION.BOTTOM
-        chart.legend.include_in_layout = True
-        _axis_title(chart.category_axis, "Assumption moved")
-        _axis_title(chart.value_axis, "Profit, USD per MW-hour")
-        for plot_series, colour in zip(chart.plots[0].series, ("#e53935", "#43a047")):
-            plot_series.format.fill.solid()
-            plot_series.format.fill.fore_color.rgb = _rgb(colour)
+        frame = content.sensitivity
+        _category_chart(slide, XL_CHART_TYPE.BAR_CLUSTERED, list(frame["factor"]),
+                        [("factor moved down", [round(float(v), 2) for v in frame["low"]], "#e53935"),
+                         ("factor moved up", [round(float(v), 2) for v in frame["high"]], "#43a047")],
+                        "Assumption moved", "Profit, USD per MW-hour")
 
     slide = _slide(prs, "Assumptions and sources", note=False)
     rows = pd.DataFrame(content.assumptions, columns=["Assumption", "Value", "Source"])
