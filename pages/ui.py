@@ -590,6 +590,8 @@ def explain_empty(frames: dict[str, pd.DataFrame], notes: bool = True) -> None:
             st.warning(f"{label(system)}: {frame.attrs.get('reason') or 'no feasible deployment'}")
         elif frame.attrs.get("note"):
             for part in frame.attrs["note"].split("; "):
+                if part.startswith("TTFT ≤"):  # the scenario line above already states the TTFT limit
+                    continue
                 by_note.setdefault(part, []).append(system)
     if not notes:
         return
