@@ -25,10 +25,10 @@ def wait_for(condition, timeout_s=5.0):
 def test_one_users_stop_does_not_end_anothers_recording():
     fake = fake_nvml.make(gpus=2)
     sampler = Sampler(NvmlSource(module=fake), rate_hz=50)
-    a = Recording(sampler).start()
-    b = Recording(sampler, gpus=["1"]).start()
-    a.set_phase("c8", 8)
+    a, b = Recording(sampler), Recording(sampler, gpus=["1"])
+    a.set_phase("c8", 8)  # labelled before start: no row is ever unlabelled, however slow the machine
     b.set_phase("c32", 32)
+    a.start(), b.start()
     assert sampler.users == 2 and fake.state["init"] == 1
     assert wait_for(lambda: len(a.snapshot()[0]) >= 10 and len(b.snapshot()[0]) >= 5)
     a.stop("stopped by the user")
