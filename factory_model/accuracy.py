@@ -76,7 +76,16 @@ def curve_band(system_id: str, model_id: str, precision_id: str, path: str | Pat
     """The out-of-sample band of one modelled curve, or None when no figure exists for it.
 
     ``calibration_system``: a user-defined system looks up the errors of the system it was copied from.
+    Cached per file version (a dashboard rerun asks for every curve's band; Band is immutable).
     """
+    path = Path(path) if path else OUT_OF_SAMPLE_PATH
+    return _curve_band(system_id, model_id, precision_id, str(path), path.stat().st_mtime if path.exists() else 0.0,
+                       calibration_system)
+
+
+@functools.lru_cache(maxsize=1024)
+def _curve_band(system_id: str, model_id: str, precision_id: str, path: str, _mtime: float,
+                calibration_system: str | None) -> Band | None:
     table = load_out_of_sample(path)
     if not len(table):
         return None

@@ -83,7 +83,7 @@ if not sc.present:
             st.dataframe(ui.readable_points(points), hide_index=True, width="stretch")
         st.markdown("**Downloads** — chart (PNG/SVG carry a source footnote), frontier points (CSV)")
         ui.downloads(fig, points, "frontier", "frontier", footnote=ui.footnote_text(sc))
-        st.download_button("At-target table (CSV)", table.drop(columns=["clamped"]).to_csv(index=False),
+        st.download_button("At-target table (CSV)", lambda: table.drop(columns=["clamped"]).to_csv(index=False),
                            file_name=f"at-{target:g}-tok-s-user.csv", mime="text/csv", on_click="ignore",
                            key="at_target_csv", icon=":material/table:")
         with st.expander("PowerPoint deck"):

@@ -56,8 +56,10 @@ def at_target(frames: dict[str, pd.DataFrame], target: float, labels: dict[str, 
         for column in VALUE_COLUMNS:
             row[column] = value_at(frame, x, SOURCE_COLUMN.get(column, column))
         # the deployment that serves the target: the highest-throughput frontier point at least that fast
-        faster = frame[frame["tokens_per_s_per_user"] >= x * (1 - 1e-12)]
-        point = faster.loc[faster["output_tokens_per_s_per_gpu"].idxmax()]
+        speed = frame["tokens_per_s_per_user"].to_numpy(dtype=float)
+        throughput = frame["output_tokens_per_s_per_gpu"].to_numpy(dtype=float)
+        fast_enough = np.flatnonzero(speed >= x * (1 - 1e-12))  # positions (a boolean row filter of the
+        point = frame.iloc[fast_enough[np.argmax(throughput[fast_enough])]]  # whole frame costs ~10x more)
         if clamped:
             flag = f"clamped: cannot reach {target:g}; fastest point is {fastest:.0f} tok/s/user"
         elif target < slowest:
@@ -79,8 +81,8 @@ def at_target(frames: dict[str, pd.DataFrame], target: float, labels: dict[str, 
 
 def for_people(table: pd.DataFrame) -> pd.DataFrame:
     """The at-target table with readable headers and human units ('12.3 M', '$4.56 B'), as strings."""
-    out = pd.DataFrame()
+    out = {}
     for column, (header, fmt) in COLUMNS.items():
         if column in table:
             out[header] = [fmt(v) if not (isinstance(v, float) and np.isnan(v)) else "—" for v in table[column]]
-    return out
+    return pd.DataFrame(out)

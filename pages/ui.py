@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -74,11 +75,12 @@ def catalog() -> fm.Catalog:
 
 def labels(system_ids) -> dict[str, str]:
     """System id -> display name, for chart functions (which take labels as an argument)."""
-    return {s: label(s) for s in system_ids}
+    cat = catalog()
+    return {s: label(s, cat) for s in system_ids}
 
 
-def label(system_id: str) -> str:
-    s = catalog().systems.get(system_id)
+def label(system_id: str, cat: fm.Catalog | None = None) -> str:
+    s = (cat or catalog()).systems.get(system_id)
     if s is None:
         return system_id
     tag = " (user-defined)" if s.user_defined else " (preliminary)" if s.preliminary else ""
@@ -548,7 +550,9 @@ def apply_presentation_requests() -> None:
 # ------------------------------------------------------------------------------------- model calls
 
 
-@st.cache_data(show_spinner=False, max_entries=512)
+# cache_resource: one shared frame per search, not a pickled copy per rerun (unpickling ~100-row frames with
+# string columns was ~5 % of a rerun). Callers never modify it: economics() and the pages build new frames.
+@st.cache_resource(show_spinner=False, max_entries=512)
 def search_frontier(system: str, model: str, precision: str, isl: int, osl: int, serving: str, ttft: float | None,
               min_tps: float | None, mtp: int | str, acc: float, custom_text: str,
               calibration: str = "") -> pd.DataFrame:
@@ -568,7 +572,7 @@ def frontier(sc: Scenario, system: str, *, precision: str | None = None, serving
         frame = search_frontier(system, sc.model, prec, sc.isl, sc.osl, serving or sc.serving, sc.ttft_max_s,
                           sc.min_tokens_per_s_per_user, sc.mtp_tokens, sc.mtp_acceptance, text, sc.calibration)
         if not len(frame):
-            return frame
+            return frame.copy()  # the cached (shared) frame keeps its reason; the caller gets its own
         return fm.economics(frame, system, sc.model, sc.isl, sc.osl, mw=sc.mw, pue=sc.pue, kw_per_gpu=sc.kw_per_gpu,
                             economics=sc.economics, catalog=_catalog_with(text))
     except FactoryModelError as exc:
@@ -715,7 +719,7 @@ def downloads(fig, frame: pd.DataFrame, stem: str, key: str, footnote: str | Non
         cols[0].caption("PNG/SVG export needs Chrome/Chromium (Debian: apt install chromium); HTML and CSV work.")
     cols[2].download_button("HTML", lambda: exports.figure_html(fig), file_name=f"{stem}.html", mime="text/html",
                             key=f"{key}_html", on_click="ignore", icon=":material/code:")
-    cols[3].download_button("CSV", exports.frame_csv(frame), file_name=f"{stem}.csv", mime="text/csv",
+    cols[3].download_button("CSV", lambda: exports.frame_csv(frame), file_name=f"{stem}.csv", mime="text/csv",
                             key=f"{key}_csv", on_click="ignore", icon=":material/table:")
 
 
@@ -734,13 +738,14 @@ POINT_COLUMNS = {  # frontier column -> (header, kind)
 
 def readable_points(table: pd.DataFrame) -> pd.DataFrame:
     """Frontier rows with readable headers and human units (strings), for on-screen tables."""
-    out = pd.DataFrame()
+    out = {}
     for column, (header, kind) in POINT_COLUMNS.items():
         if column not in table:
             continue
         values = table[column]
         if kind == "label":
-            out[header] = [label(v) for v in values]
+            names = labels(set(values))
+            out[header] = [names[v] for v in values]
         elif kind == "upper":
             out[header] = [str(v).upper() for v in values]
         elif kind == "speed":
@@ -755,19 +760,19 @@ def readable_points(table: pd.DataFrame) -> pd.DataFrame:
             out[header] = [usd(v) for v in values]
         else:
             out[header] = list(values)
-    return out
+    return pd.DataFrame(out)  # built once: column-by-column inserts cost ~10x more (string dtype inference)
 
 
 def frontier_table(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """All systems' frontier rows in one table, with a readable deployment column."""
-    from .charts import deployment
+    from .charts import deployments
 
     parts = []
     for system, frame in frames.items():
         if not len(frame):
             continue
         f = frame.copy()
-        f.insert(3, "deployment", [deployment(r) for _, r in f.iterrows()])
+        f.insert(3, "deployment", deployments(f))
         parts.append(f)
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
@@ -901,7 +906,15 @@ def claims_evaluated() -> pd.DataFrame:
 def matching_claim(sc: Scenario) -> dict | None:
     """The seed claim whose scenario(s) this view shows: same model, every system of the claim chosen, same
     ISL/OSL preferred. Returns the evaluated row (claim, claimed and model values, verdict, assumptions)."""
+    row = _matching_claim(sc.model, tuple(sc.systems), sc.isl, sc.osl)
+    return dict(row) if row is not None else None
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _matching_claim(model: str, systems: tuple, isl: int, osl: int) -> dict | None:
     from factory_model.claims import load_claims
+
+    sc = SimpleNamespace(model=model, systems=systems, isl=isl, osl=osl)
 
     best, best_score = None, -1
     for claim_id, c in load_claims().items():

@@ -1,143 +1,245 @@
-"""Load check (not a test): many browser sessions of one server process at once, ``python3 dev.py bench``.
+"""Load check (not a test): one real ``streamlit run`` server, many sessions at once, ``python3 dev.py bench``.
 
-``SESSIONS`` AppTest sessions (default 20) run concurrently in threads of one process — one Streamlit server's
-worth of sessions sharing its caches — each alternating a power-envelope change and a model change. Measured:
-server time per rerun (AppTest overhead included: an upper bound) as p50/p95, the process's memory before and
-after, and lost input (a value set before a rerun that is not in the widget after it). CPU-bound: on this 2-core
-machine concurrent reruns queue behind each other, which is the point of the check.
+``LOAD_SESSIONS`` websocket clients (default 20) speak Streamlit's own protocol to the server, as browser tabs do
+(BackMsg ``rerun_script`` with the widget states, ForwardMsg deltas back until ``script_finished``). Each opens the
+Frontier page with two systems, then makes ``LOAD_CHANGES`` changes alternating the power envelope and the model,
+pausing a think time between changes (``LOAD_THINK_S``: "lo-hi" seconds drawn uniformly with a fixed seed, default
+"2-6": a person reading the chart; "0" for back-to-back changes, the saturation case).
+
+Measured on the server side of the socket:
+* server time per rerun: from sending the change to the server's ``script_finished`` (queueing behind other
+  sessions' reruns included), p50 / p95 / max; first page load likewise;
+* the server process's CPU seconds per rerun (/proc), and its memory (RSS) before and after;
+* lost input: a change whose value the rerun did not use (the page's scenario line must show the new MW or model),
+  a widget that vanished, or an exception element on the page.
+
+The clients share one asyncio loop in this process (they only wait and parse small protobufs); the server is a
+separate process, as in production. Every MW value is unique to its session, so no chart comes from another
+session's cache; frontier searches do (one per model, shared by the server's cache as in production).
 """
 
+from __future__ import annotations
+
+import asyncio
 import math
 import os
+import random
+import socket
 import statistics
+import subprocess
 import sys
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import streamlit as st  # noqa: E402
-from streamlit.testing.v1 import AppTest  # noqa: E402
-
-from bench_dashboard import APP, MODELS, warm_server_routing  # noqa: E402
-
+APP = ROOT / "app.py"
+MODELS = ["llama-3.1-70b", "gpt-oss-120b", "qwen3-235b-a22b", "llama-3.1-8b", "kimi-k2", "deepseek-r1"]
 SESSIONS = int(os.environ.get("LOAD_SESSIONS", "20"))
 CHANGES = int(os.environ.get("LOAD_CHANGES", "6"))
+THINK = os.environ.get("LOAD_THINK_S", "2-6")
+QUERY = "systems=h200-sxm&systems=b200-sxm"
+TIMEOUT_S = 300.0
 
 
-def rss_mib() -> float:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
+def think_range(text: str) -> tuple[float, float]:
+    lo, _, hi = text.partition("-")
+    return float(lo), float(hi or lo)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def proc_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def proc_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
     return float("nan")
 
 
-def session(i: int, times: list, lost: list, errors: list, lock: threading.Lock) -> None:
-    at = AppTest.from_file(APP, default_timeout=300)
-    at.query_params["systems"] = ["h200-sxm", "b200-sxm"]
-    at.run()
-    for k in range(CHANGES):
-        if k % 2 == 0:
-            value = float(2 + (i + k) % 7)
-            at.number_input(key="mw").set_value(value)
-            key = "mw"
-        else:
-            value = MODELS[(i + k) % len(MODELS)]
-            at.selectbox(key="model").set_value(value)
-            key = "model"
-        start = time.perf_counter()
-        at.run()
-        elapsed = time.perf_counter() - start
+def start_server(port: int) -> subprocess.Popen:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
         try:
-            shown = (at.number_input(key="mw") if key == "mw" else at.selectbox(key="model")).value
-        except KeyError:
-            shown = f"no widget ({[e.message for e in at.exception][:1]})"
-        with lock:
-            times.append(elapsed)
-            if shown != value:
-                lost.append((i, key, value, shown))
-            if at.exception:
-                errors.append((i, key, [e.message for e in at.exception][:1]))
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as reply:
+                if reply.status == 200:
+                    return server
+        except OSError:
+            time.sleep(0.5)
+    server.kill()
+    raise RuntimeError("streamlit did not answer on /_stcore/health within 120 s: "
+                       + server.stderr.read().decode(errors="replace")[-500:])
 
 
-def one_server_for_all_sessions() -> None:
-    """Let AppTests run concurrently as sessions of one server.
+class Session:
+    """One browser tab's worth of protocol: sends reruns with its widget states, reads the page back."""
 
-    AppTest swaps process-wide singletons around each run (``Runtime._instance``, ``PagesManager.
-    uses_pages_directory``), which is fine one at a time but breaks concurrent runs. Here every AppTest sees one
-    shared (mock) runtime — one cache storage, as a server has — and st.navigation routing, and its swaps go to
-    stand-ins instead of the real singletons."""
-    from unittest.mock import MagicMock
+    def __init__(self, ws, index: int):
+        self.ws, self.index = ws, index
+        self.query = QUERY
+        self.page_hash = ""
+        self.states: dict[str, object] = {}  # widget id -> WidgetState the user has set (sent with every rerun)
+        self.widgets: dict[str, object] = {}  # user key -> last widget proto the server drew
+        self.texts: list[str] = []
+        self.exceptions: list[str] = []
 
-    from streamlit.runtime import Runtime
-    from streamlit.runtime.caching.storage.dummy_cache_storage import MemoryCacheStorageManager
-    from streamlit.runtime.media_file_manager import MediaFileManager
-    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
-    from streamlit.runtime.pages_manager import PagesManager
-    from streamlit.testing.v1 import app_test
+    async def rerun(self) -> float:
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-    runtime = MagicMock(spec=Runtime)
-    runtime.media_file_mgr = MediaFileManager(MemoryMediaFileStorage("/mock/media"))
-    runtime.cache_storage_manager = MemoryCacheStorageManager()
-    try:
-        from streamlit.runtime.dataframe_source_manager import DataframeSourceManager
+        msg = BackMsg()
+        msg.rerun_script.query_string = self.query
+        msg.rerun_script.page_script_hash = self.page_hash
+        msg.rerun_script.widget_states.widgets.extend(self.states.values())
+        self.widgets, self.texts, self.exceptions = {}, [], []
+        start = time.perf_counter()
+        await self.ws.send(msg.SerializeToString())
+        while True:
+            reply = ForwardMsg()
+            reply.ParseFromString(await asyncio.wait_for(self.ws.recv(), TIMEOUT_S))
+            kind = reply.WhichOneof("type")
+            if kind == "delta":
+                self._read_delta(reply.delta)
+            elif kind == "page_info_changed":
+                self.query = reply.page_info_changed.query_string
+            elif kind == "navigation":
+                self.page_hash = reply.navigation.page_script_hash
+            elif kind == "script_finished":
+                if reply.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY:
+                    return time.perf_counter() - start
+                if reply.script_finished == ForwardMsg.FINISHED_WITH_COMPILE_ERROR:
+                    raise RuntimeError("the app did not compile")
+                # FINISHED_EARLY_FOR_RERUN: the app asked for a rerun; its result is still to come
 
-        runtime.dataframe_source_mgr = DataframeSourceManager()
-    except ImportError:
-        pass
-    bidi = app_test.BidiComponentManager()
-    bidi.discover_and_register_components(start_file_watching=False)
-    runtime.bidi_component_registry = bidi
-    Runtime._instance = runtime
+    def _read_delta(self, delta) -> None:
+        if delta.WhichOneof("type") != "new_element":
+            return
+        element = delta.new_element
+        kind = element.WhichOneof("type")
+        proto = getattr(element, kind)
+        if kind == "exception":
+            self.exceptions.append(proto.message[:200])
+        elif kind == "markdown":
+            self.texts.append(proto.body)
+        widget_id = getattr(proto, "id", "")
+        if isinstance(widget_id, str) and widget_id.startswith("$$ID-"):
+            self.widgets[widget_id.rsplit("-", 1)[-1]] = proto
 
-    class Sink:  # AppTest's "Runtime._instance = ..." lands here
-        _instance = None
+    def set_number(self, key: str, value: float) -> None:
+        from streamlit.proto.WidgetStates_pb2 import WidgetState
 
-    class Pinned(type):
-        uses_pages_directory = property(lambda cls: False, lambda cls, value: None)
+        proto = self.widgets[key]
+        state = WidgetState(id=proto.id)
+        state.double_value = value
+        self.states[proto.id] = state
 
-    class Pages(PagesManager, metaclass=Pinned):  # AppTest's reset of the routing flag is ignored
-        pass
+    def set_option(self, key: str, label: str) -> None:
+        from streamlit.proto.WidgetStates_pb2 import WidgetState
 
-    PagesManager.uses_pages_directory = False
-    shared_scripts = app_test.ScriptCache()  # a server compiles each page once (CPython 3.11's compile is not
-    app_test.ScriptCache = lambda: shared_scripts  # safe to run in many threads at once either)
-    app_test.Runtime = Sink
-    app_test.PagesManager = Pages
+        proto = self.widgets[key]
+        if label not in proto.options:
+            raise KeyError(f"{label!r} is not an option of {key}")
+        state = WidgetState(id=proto.id)
+        state.string_value = label
+        self.states[proto.id] = state
+
+
+async def one_session(index: int, url: str, think: tuple[float, float], names: dict[str, str], result: dict) -> None:
+    from websockets.asyncio.client import connect
+
+    rng = random.Random(1000 + index)
+    await asyncio.sleep(rng.uniform(0, max(think[1], 0.5)))  # tabs open over a few seconds, not in one instant
+    async with connect(url, subprotocols=["streamlit"], max_size=None, open_timeout=60) as ws:
+        session = Session(ws, index)
+        result["first"].append(await session.rerun())
+        for k in range(CHANGES):
+            await asyncio.sleep(rng.uniform(*think))
+            if k % 2 == 0:
+                value = round(1.0 + index * 0.37 + k * 0.011, 3)  # unique to this session: no shared chart
+                session.set_number("mw", value)
+                expected = f"{value:g} MW all-in"
+            else:
+                model = MODELS[(index + k) % len(MODELS)]
+                session.set_option("model", names[model])
+                expected = names[model]
+            result["times"].append(await session.rerun())
+            if session.exceptions:
+                result["errors"].append((index, k, session.exceptions[0]))
+            elif not any(expected in text for text in session.texts) or not {"mw", "model"} <= set(session.widgets):
+                result["lost"].append((index, k, expected))
+
+
+def model_names() -> dict[str, str]:
+    sys.path.insert(0, str(ROOT))
+    import factory_model as fm
+
+    return {m: fm.load_catalog().models[m].name for m in MODELS}
+
+
+async def drive(port: int, think: tuple[float, float], names: dict[str, str]) -> dict:
+    result = {"first": [], "times": [], "lost": [], "errors": []}
+    url = f"ws://127.0.0.1:{port}/_stcore/stream"
+    await asyncio.gather(*(one_session(i, url, think, names, result) for i in range(SESSIONS)))
+    return result
+
+
+def nearest_rank(values: list[float], q: float) -> float:
+    ranked = sorted(values)
+    return ranked[max(0, math.ceil(q * len(ranked)) - 1)]
 
 
 def main() -> int:
-    one_server_for_all_sessions()
-    warm_server_routing()
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    warm = AppTest.from_file(APP, default_timeout=300)
-    warm.run()  # one cold start first, as a running server has had
-    before = rss_mib()
-    times, lost, errors, lock = [], [], [], threading.Lock()
-    start = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=SESSIONS) as pool:
-        for f in [pool.submit(session, i, times, lost, errors, lock) for i in range(SESSIONS)]:
-            f.result()
-    wall = time.perf_counter() - start
-    after = rss_mib()
-    ranked = sorted(times)
-    p95 = ranked[max(0, math.ceil(0.95 * len(ranked)) - 1)]  # nearest rank
-    print(f"load: {SESSIONS} concurrent sessions x {CHANGES} changes (MW / model alternating), {len(times)} reruns "
-          f"in {wall:.1f} s on {os.cpu_count()} CPUs: server time per rerun p50 {statistics.median(times):.2f} s, "
-          f"p95 {p95:.2f} s, max {max(times):.2f} s; memory {before:.0f} MiB before, {after:.0f} MiB after; "
-          f"lost input {len(lost)}, exceptions {len(errors)}")
-    for item in lost[:5]:
-        print(f"  lost: session {item[0]} {item[1]} set {item[2]!r}, widget shows {item[3]!r}")
-    for item in errors[:5]:
-        print(f"  exception: session {item[0]} after a {item[1]} change: {item[2]}")
-    return 1 if lost or errors else 0
+    think = think_range(THINK)
+    names = model_names()
+    port = free_port()
+    server = start_server(port)
+    try:
+        asyncio.run(drive_one(port, names))  # one cold page load first, as a running server has had
+        cpu0, rss0, wall0 = proc_cpu_s(server.pid), proc_rss_mib(server.pid), time.perf_counter()
+        result = asyncio.run(drive(port, think, names))
+        wall = time.perf_counter() - wall0
+        cpu = proc_cpu_s(server.pid) - cpu0
+        rss1 = proc_rss_mib(server.pid)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    times, first = result["times"], result["first"]
+    reruns = len(times) + len(first)
+    pause = f"think time {think[0]:g}-{think[1]:g} s" if think[1] else "no think time (saturation)"
+    print(f"load: {SESSIONS} concurrent sessions x {CHANGES} changes (MW / model alternating, {pause}), one "
+          f"streamlit server, {os.cpu_count()} CPUs, {wall:.0f} s: server time per rerun p50 "
+          f"{statistics.median(times):.2f} s, p95 {nearest_rank(times, 0.95):.2f} s, max {max(times):.2f} s; "
+          f"first page load p50 {statistics.median(first):.2f} s, p95 {nearest_rank(first, 0.95):.2f} s; server CPU "
+          f"{cpu / reruns:.3f} s per rerun; server memory {rss0:.0f} MiB before, {rss1:.0f} MiB after; lost input "
+          f"{len(result['lost'])}, exceptions {len(result['errors'])}")
+    for item in result["lost"][:5]:
+        print(f"  lost: session {item[0]} change {item[1]}: the page does not show {item[2]!r}")
+    for item in result["errors"][:5]:
+        print(f"  exception: session {item[0]} change {item[1]}: {item[2]}")
+    return 1 if result["lost"] or result["errors"] else 0
+
+
+async def drive_one(port: int, names: dict[str, str]) -> None:
+    from websockets.asyncio.client import connect
+
+    async with connect(f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"], max_size=None,
+                       open_timeout=60) as ws:
+        await Session(ws, -1).rerun()
 
 
 if __name__ == "__main__":

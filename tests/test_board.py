@@ -175,6 +175,25 @@ def test_frontier_chart_log_axis_ticks_and_bands(frames):
     assert "H200 · FP8" in names and "H200 measured" in names and "H200 · FP8 uncertainty band" in names
 
 
+def test_frontier_chart_built_without_validation_is_valid_plotly(frames):
+    """The frontier chart is built from plain dicts without plotly's validation (speed): a validating rebuild
+    must accept every property (plotly raises on an unknown or mistyped one) and give the same figure."""
+    import json
+
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    measured = accuracy.measured_points("h200-sxm", "deepseek-r1", "fp8", 1024, 8192)
+    assert len(measured)  # the measured-points trace is part of what is checked
+    fig = charts.frontier_figure(frames, "tokens_per_s_per_mw", "Output tokens/s per MW", target=50, present=True,
+                                 bands={s: (0.8, 1.25, "±25 %") for s in frames}, badges={"h200-sxm": "calibrated"},
+                                 measured={"h200-sxm": measured.assign(
+                                     tokens_per_s_per_mw=lambda d: d["output_tokens_per_s_per_gpu"])})
+    validated = go.Figure(fig.to_dict())
+    assert json.loads(pio.to_json(validated)) == json.loads(pio.to_json(fig))
+    assert len(fig.data) >= 2 * 6 and fig.layout.shapes[0].x0 == 50 and fig.layout.template.layout.plot_bgcolor
+
+
 def test_bar_charts_use_categorical_axes(frames, catalog):
     table = analysis.cost_breakdown(catalog, list(frames), 100, None, None, options(), {"h200-sxm": "H200"})
     fig = charts.breakdown_figure(table)
