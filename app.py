@@ -42,3 +42,4 @@ if st.session_state.get("url_notice"):
     st.warning(st.session_state.pop("url_notice"))
 st.session_state["_app_ran"] = True  # pages check this to know app.py framed them in this run
 navigation.run()
+ui.freeze_heap_once()

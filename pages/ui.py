@@ -8,6 +8,8 @@ validation are dropped with a visible notice before the widgets read them.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import gc
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -42,6 +44,23 @@ TIERS = {"hyperscaler": "Hyperscaler", "neocloud": "Neocloud", "rental": "Rental
 POWER_BASES = {"catalog": "Catalog all-in kW/GPU", "pue": "IT power × PUE", "given": "Given kW/GPU"}
 
 
+# ------------------------------------------------------------------------------------------- server heap
+
+_heap_frozen = False
+
+
+def freeze_heap_once() -> None:
+    """Once per server process, after the first full run: move every object then alive (modules, catalogs, plotly
+    validators, caches) out of the garbage collector's reach (gc.freeze). Otherwise each full collection walks
+    those ~150k long-lived objects, ~100 ms with the GIL held while every other session waits (measured with
+    gc.callbacks over 16 reruns: 134 ms of collection before, 28 ms after; tests/bench_load.py has the effect)."""
+    global _heap_frozen
+    if not _heap_frozen:
+        _heap_frozen = True
+        gc.collect()
+        gc.freeze()
+
+
 # ------------------------------------------------------------------------------------------- catalog
 
 
@@ -55,12 +74,15 @@ def custom_yaml() -> str:
     return custom.to_yaml(systems, models) if (systems or models) else ""
 
 
-@st.cache_resource(show_spinner=False)
+# functools caches, not st.cache_*: a rerun asks for the catalog ~30 times (every display label) and Streamlit's
+# cache hashes its arguments on each call (~0.4 ms apiece). Catalogs are immutable and depend only on the data files
+# and the session's user-defined entries (the text key).
+@functools.lru_cache(maxsize=1)
 def base_catalog() -> fm.Catalog:
     return fm.load_catalog()
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
+@functools.lru_cache(maxsize=64)
 def _catalog_with(custom_text: str) -> fm.Catalog:
     catalog = base_catalog()
     if not custom_text:
@@ -696,9 +718,9 @@ def footnote_text(sc: Scenario) -> str:
             + "<br>Source: AI Factory Frontier (factory_model); catalog sources on the Methodology page.")
 
 
-def downloads(fig, frame: pd.DataFrame, stem: str, key: str, footnote: str | None = None) -> None:
+def downloads(fig, frame, stem: str, key: str, footnote: str | None = None) -> None:
     """Download buttons for one chart: PNG and SVG (when a browser exists; with a source footnote), interactive
-    HTML, CSV of the data."""
+    HTML, CSV of the data (``frame``: a DataFrame, or a function returning one, called on click)."""
     from . import charts, exports
 
     cols = st.columns(4)
@@ -719,7 +741,7 @@ def downloads(fig, frame: pd.DataFrame, stem: str, key: str, footnote: str | Non
         cols[0].caption("PNG/SVG export needs Chrome/Chromium (Debian: apt install chromium); HTML and CSV work.")
     cols[2].download_button("HTML", lambda: exports.figure_html(fig), file_name=f"{stem}.html", mime="text/html",
                             key=f"{key}_html", on_click="ignore", icon=":material/code:")
-    cols[3].download_button("CSV", lambda: exports.frame_csv(frame), file_name=f"{stem}.csv", mime="text/csv",
+    cols[3].download_button("CSV", lambda: exports.frame_csv(frame() if callable(frame) else frame), file_name=f"{stem}.csv", mime="text/csv",
                             key=f"{key}_csv", on_click="ignore", icon=":material/table:")
 
 
@@ -800,32 +822,41 @@ def curve_context(sc: Scenario, frames: dict[str, pd.DataFrame], y: str | None =
                                    calibration_system=s.calibration_system or None)
         if band is not None:
             out["bands"][system] = tuple(band)
-        points = pd.DataFrame()
-        if not s.user_defined:
-            points = accuracy.measured_points(system, sc.model, precision, sc.isl, sc.osl)
-            # only measurements of deployments the view can contain: agg-only views drop disaggregated
-            # points, views without MTP drop MTP points
-            if len(points) and "serving" in points:
-                keep = np.ones(len(points), dtype=bool)
-                if sc.serving == "agg":
-                    keep &= points["serving"].fillna("agg").to_numpy() == "agg"
-                elif sc.serving == "disagg":
-                    keep &= points["serving"].fillna("agg").to_numpy() == "disagg"
-                if not sc.mtp_tokens:
-                    keep &= points["mtp"].fillna(0).to_numpy() == 0
-                points = points[keep]
-            if len(points):
-                points = points.copy()
-                points["tokens_per_s_per_mw"] = points["output_tokens_per_s_per_gpu"] * 1000.0 / frame.attrs["kw_per_gpu"]
-                out["measured"][system] = points
-        line = f"**{label(system)} · {precision.upper()}** — {badge}; " + (
+        points, origin = (pd.DataFrame(), "") if s.user_defined else \
+            _view_points(system, sc.model, precision, sc.isl, sc.osl, sc.serving, bool(sc.mtp_tokens))
+        if len(points):
+            out["measured"][system] = points.assign(
+                tokens_per_s_per_mw=points["output_tokens_per_s_per_gpu"] * 1000.0 / frame.attrs["kw_per_gpu"])
+        line = f"**{out['labels'][system]} · {precision.upper()}** — {badge}; " + (
             band.label if band is not None else f"uncertainty band: {accuracy.NO_BAND}")
         if len(points):
-            origin = ("InferenceX runs, " if points["source"].str.contains("InferenceX").any() else "") + \
-                accuracy.MEASURED_SOURCE.split(':', 1)[1].strip()
             line += f"; {len(points)} measured points drawn (◇, {origin})"
         out["notes"].append(line)
     return out
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _view_points(system: str, model: str, precision: str, isl: int, osl: int, serving: str,
+                 with_mtp: bool) -> tuple[pd.DataFrame, str]:
+    """Measured points a view can contain (shared, read-only) and where they come from: agg-only views drop
+    disaggregated points, views without MTP drop MTP points."""
+    from factory_model import accuracy
+
+    points = accuracy.measured_points(system, model, precision, isl, osl)
+    if len(points) and "serving" in points:
+        keep = np.ones(len(points), dtype=bool)
+        if serving == "agg":
+            keep &= points["serving"].fillna("agg").to_numpy() == "agg"
+        elif serving == "disagg":
+            keep &= points["serving"].fillna("agg").to_numpy() == "disagg"
+        if not with_mtp:
+            keep &= points["mtp"].fillna(0).to_numpy() == 0
+        points = points[keep]
+    if not len(points):
+        return pd.DataFrame(), ""
+    origin = ("InferenceX runs, " if points["source"].str.contains("InferenceX").any() else "") + \
+        accuracy.MEASURED_SOURCE.split(":", 1)[1].strip()
+    return points, origin
 
 
 def at_target_labels(frames: dict[str, pd.DataFrame]) -> dict[str, str]:

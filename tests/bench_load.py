@@ -174,7 +174,9 @@ async def one_session(index: int, url: str, think: tuple[float, float], names: d
                 model = MODELS[(index + k) % len(MODELS)]
                 session.set_option("model", names[model])
                 expected = names[model]
-            result["times"].append(await session.rerun())
+            elapsed = await session.rerun()
+            result["times"].append(elapsed)
+            result["mw" if k % 2 == 0 else "model"].append(elapsed)
             if session.exceptions:
                 result["errors"].append((index, k, session.exceptions[0]))
             elif not any(expected in text for text in session.texts) or not {"mw", "model"} <= set(session.widgets):
@@ -189,7 +191,7 @@ def model_names() -> dict[str, str]:
 
 
 async def drive(port: int, think: tuple[float, float], names: dict[str, str]) -> dict:
-    result = {"first": [], "times": [], "lost": [], "errors": []}
+    result = {"first": [], "times": [], "mw": [], "model": [], "lost": [], "errors": []}
     url = f"ws://127.0.0.1:{port}/_stcore/stream"
     await asyncio.gather(*(one_session(i, url, think, names, result) for i in range(SESSIONS)))
     return result
@@ -224,7 +226,9 @@ def main() -> int:
     print(f"load: {SESSIONS} concurrent sessions x {CHANGES} changes (MW / model alternating, {pause}), one "
           f"streamlit server, {os.cpu_count()} CPUs, {wall:.0f} s: server time per rerun p50 "
           f"{statistics.median(times):.2f} s, p95 {nearest_rank(times, 0.95):.2f} s, max {max(times):.2f} s; "
-          f"first page load p50 {statistics.median(first):.2f} s, p95 {nearest_rank(first, 0.95):.2f} s; server CPU "
+          f"(MW changes p50 {statistics.median(result['mw']):.2f} / p95 {nearest_rank(result['mw'], 0.95):.2f} s, "
+          f"model changes p50 {statistics.median(result['model']):.2f} / p95 {nearest_rank(result['model'], 0.95):.2f} "
+          f"s); first page load p50 {statistics.median(first):.2f} s, p95 {nearest_rank(first, 0.95):.2f} s; server CPU "
           f"{cpu / reruns:.3f} s per rerun; server memory {rss0:.0f} MiB before, {rss1:.0f} MiB after; lost input "
           f"{len(result['lost'])}, exceptions {len(result['errors'])}")
     for item in result["lost"][:5]:
