@@ -61,8 +61,16 @@ def frontier_points(factors: Factors, measured: pd.DataFrame | None = None, cata
 
 
 def summarize_frontier(points: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
-    """Per group (default: system) and overall: points, median ratio, shares within the bands (NaN = outside)."""
+    """Per group (default: system) and overall: points, median ratio, shares within the bands (NaN = outside).
+
+    With a ``date`` column, each group also gets ``latest_run`` (its newest measured frontier point) and
+    ``days_behind_system`` (days between that and the newest run of the same system on any scenario): a measured
+    frontier that stops months before its system's latest software compares the model, fitted to the newest
+    runs, with an older stack (e.g. MI325X 1k/8k, measured to 2026-02-27 while the system's 1k/1k runs of
+    2026-05-18 are up to 1.7x faster at the same concurrency)."""
     by = by or ["system"]
+    dates = pd.to_datetime(points["date"], errors="coerce") if "date" in points else None
+    newest = dates.groupby(points["system"]).max() if dates is not None else None
 
     def stats(g: pd.DataFrame) -> dict:
         r = g["ratio"].to_numpy(float)
@@ -71,6 +79,11 @@ def summarize_frontier(points: pd.DataFrame, by: list[str] | None = None) -> pd.
                "median_ratio": float(np.median(finite)) if len(finite) else np.nan}
         for lo, hi in BANDS:
             row[f"share_within_{lo:g}_{hi:g}"] = float(np.mean(np.isfinite(r) & (r >= lo) & (r <= hi)))
+        if dates is not None:
+            latest = dates.loc[g.index].max()
+            row["latest_run"] = latest.date().isoformat() if pd.notna(latest) else ""
+            behind = (newest[g["system"].unique()].max() - latest).days if pd.notna(latest) else np.nan
+            row["days_behind_system"] = behind
         return row
 
     rows = [{**dict(zip(by, key if isinstance(key, tuple) else (key,))), **stats(g)}

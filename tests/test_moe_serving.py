@@ -200,6 +200,17 @@ def test_frontier_validation_counts_points_without_a_model_value_as_outside():
     assert s.loc["a", "median_ratio"] == pytest.approx(1.4)
 
 
+def test_frontier_validation_states_how_old_each_measured_frontier_is():
+    import pandas as pd
+    from factory_model.frontier_validation import summarize_frontier
+    points = pd.DataFrame({"system": ["a", "a", "a", "b"], "isl": [1, 1, 8, 1], "ratio": [1.0, 1.0, 1.0, 1.0],
+                           "date": ["2026-01-01", "2026-01-31", "2026-03-01", "2026-02-01"]})
+    s = summarize_frontier(points, ["system", "isl"]).set_index(["system", "isl"])
+    assert s.loc[("a", 1), "latest_run"] == "2026-01-31"
+    assert s.loc[("a", 1), "days_behind_system"] == 29  # a's newest run (isl 8) is 2026-03-01; 2026 is not leap
+    assert s.loc[("a", 8), "days_behind_system"] == 0 and s.loc[("b", 1), "days_behind_system"] == 0
+
+
 def test_validate_frontier_and_cross_show_cli():
     out = subprocess.run([sys.executable, "-m", "factory_model", "validate", "--frontier"], capture_output=True,
                          text=True, timeout=300)
