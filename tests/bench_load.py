@@ -11,7 +11,9 @@ Measured on the server side of the socket:
   sessions' reruns included), p50 / p95 / max; first page load likewise;
 * the server process's CPU seconds per rerun (/proc), and its memory (RSS) before and after;
 * lost input: a change whose value the rerun did not use (the page's scenario line must show the new MW or model),
-  a widget that vanished, or an exception element on the page.
+  a widget that vanished, or an exception element on the page;
+* with Chromium present (``LOAD_BROWSER=0`` turns it off), one real browser tab joins the load and its MW changes
+  are timed until the page shows them, rendering included.
 
 The clients share one asyncio loop in this process (they only wait and parse small protobufs); the server is a
 separate process, as in production, warmed first as a server that has been up a while is (one session opens the
@@ -192,10 +194,59 @@ def model_names() -> dict[str, str]:
     return {m: fm.load_catalog().models[m].name for m in MODELS}
 
 
-async def drive(port: int, think: tuple[float, float], names: dict[str, str]) -> dict:
-    result = {"first": [], "times": [], "mw": [], "model": [], "lost": [], "errors": []}
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--headless"]
+
+
+def browser_available() -> bool:
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return False
+    return os.environ.get("LOAD_BROWSER", "1") != "0" and Path(CHROMIUM).exists()
+
+
+async def browser_session(port: int, think: tuple[float, float], result: dict) -> None:
+    """One real Chromium tab among the websocket sessions: MW changes typed into the page, timed until the
+    page shows them (scenario line updated, app idle, chart traces drawn) — what a person waits for, browser
+    rendering included."""
+    from playwright.async_api import async_playwright
+
+    rng = random.Random(7)
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        page = await browser.new_page(viewport={"width": 1440, "height": 1000})
+        start = time.perf_counter()
+        await page.goto(f"http://127.0.0.1:{port}/?{QUERY}")
+        await _settled(page, "MW all-in")
+        result["browser_first"].append(time.perf_counter() - start)
+        box = page.get_by_test_id("stNumberInput").filter(has_text="Power envelope").locator("input")
+        for k in range(CHANGES):
+            await asyncio.sleep(rng.uniform(*think))
+            value = round(3.0 + k * 1.1, 1)
+            await box.fill(f"{value:.1f}")
+            start = time.perf_counter()
+            await box.press("Enter")
+            await _settled(page, f"{value:g} MW all-in")
+            result["browser"].append(time.perf_counter() - start)
+        await browser.close()
+
+
+async def _settled(page, text: str) -> None:
+    await page.get_by_text(text, exact=False).first.wait_for(timeout=TIMEOUT_S * 1000)
+    await page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(
+        state="attached", timeout=TIMEOUT_S * 1000)
+    await page.locator("[data-testid='stPlotlyChart'] g.trace").first.wait_for(timeout=TIMEOUT_S * 1000)
+
+
+async def drive(port: int, think: tuple[float, float], names: dict[str, str], browser: bool = False) -> dict:
+    result = {"first": [], "times": [], "mw": [], "model": [], "lost": [], "errors": [], "browser": [],
+              "browser_first": []}
     url = f"ws://127.0.0.1:{port}/_stcore/stream"
-    await asyncio.gather(*(one_session(i, url, think, names, result) for i in range(SESSIONS)))
+    tasks = [one_session(i, url, think, names, result) for i in range(SESSIONS)]
+    if browser:
+        tasks.append(browser_session(port, think, result))
+    await asyncio.gather(*tasks)
     return result
 
 
@@ -212,7 +263,8 @@ def main() -> int:
     try:
         cold, first_visit = asyncio.run(warm_up(port, names))
         cpu0, rss0, wall0 = proc_cpu_s(server.pid), proc_rss_mib(server.pid), time.perf_counter()
-        result = asyncio.run(drive(port, think, names))
+        with_browser = browser_available()
+        result = asyncio.run(drive(port, think, names, browser=with_browser))
         wall = time.perf_counter() - wall0
         cpu = proc_cpu_s(server.pid) - cpu0
         rss1 = proc_rss_mib(server.pid)
@@ -234,6 +286,13 @@ def main() -> int:
           f"{cpu / reruns:.3f} s per rerun; server memory {rss0:.0f} MiB before, {rss1:.0f} MiB after; lost input "
           f"{len(result['lost'])}, exceptions {len(result['errors'])}. Warm-up (one session, before): cold first "
           f"load {cold:.2f} s, slowest first visit of a model {first_visit:.2f} s")
+    if result["browser"]:
+        print(f"  plus one real Chromium tab in the same load: MW change until the page shows it (scenario line, "
+              f"app idle, chart drawn) p50 {statistics.median(result['browser']):.2f} s, max "
+              f"{max(result['browser']):.2f} s over {len(result['browser'])} changes; first load "
+              f"{result['browser_first'][0]:.2f} s")
+    elif not with_browser:
+        print(f"  (no real browser in this run: Chromium at {CHROMIUM} or playwright missing, or LOAD_BROWSER=0)")
     for item in result["lost"][:5]:
         print(f"  lost: session {item[0]} change {item[1]}: the page does not show {item[2]!r}")
     for item in result["errors"][:5]:
