@@ -94,8 +94,11 @@ class SearchOptions:
             raise FactoryModelError("max_gpus must be at least 1")
 
 
-def candidate_layouts(model: Model, max_gpus: int) -> Layout:
-    """All power-of-two layouts up to ``max_gpus`` GPUs that are valid for ``model`` (parallelism.py)."""
+def candidate_layouts(model: Model, max_gpus: int, max_attention_tp: int | None = None) -> Layout:
+    """All power-of-two layouts up to ``max_gpus`` GPUs that are valid for ``model`` (parallelism.py).
+
+    ``max_attention_tp``: the widest tensor-parallel attention a MoE engine uses; wider MoE engines are DP
+    attention with wide expert parallelism (None: no limit)."""
     rows = []
     for tp in POWERS_OF_TWO:
         for pp in PIPELINE_STAGES:
@@ -110,9 +113,11 @@ def candidate_layouts(model: Model, max_gpus: int) -> Layout:
             # measured_serving_points.csv): attention tensor parallel over the engine's GPUs with the experts
             # tensor-split (ep = 1) or expert-parallel (ep = GPUs); or attention data parallel on every GPU
             # (DP attention) with expert parallelism over all of them (ep = GPUs)
-            rows.append((tp, 1, 1, pp))
+            if max_attention_tp is None or tp <= max_attention_tp:
+                rows.append((tp, 1, 1, pp))
+                if tp > 1:
+                    rows.append((tp, tp, 1, pp))
             if tp > 1:
-                rows.append((tp, tp, 1, pp))
                 rows.append((1, tp, tp, pp))
     tp, ep, dp, pp = (np.array(c) for c in zip(*rows))
     layout = Layout.of(tp, ep, dp, pp)
@@ -157,7 +162,10 @@ def search(catalog: Catalog, factors: Factors, system_id: str, model_id: str, pr
                                     else MULTI_NODE_GPUS)
     if stack.max_gpus_per_instance:
         max_gpus = min(max_gpus, stack.max_gpus_per_instance)
-    layouts = candidate_layouts(model, max_gpus)
+    # tensor-parallel attention spans at most two scale-up domains (TP16 over two HGX nodes, the widest any
+    # measured or published DeepSeek recipe runs: measured_serving_points.csv, SGLang's two-node TP16); engines
+    # wider than that run DP attention with wide EP (DeepEP-style), as the large-scale deployments do
+    layouts = candidate_layouts(model, max_gpus, max_attention_tp=2 * system.scale_up_domain_gpus)
     # only what the system's serving stack runs (data/serving_stacks.yaml)
     allowed = np.ones(len(layouts), dtype=bool)
     if not stack.dp_attention:

@@ -114,6 +114,19 @@ def test_units_never_exceed_the_facility_or_a_real_cluster(mw):
     assert (f["decode_instances"] <= MAX_DECODE_INSTANCES).all()
 
 
+def test_hgx_moe_engines_keep_tensor_parallel_attention_within_two_nodes():
+    """No stack runs DeepSeek with TP attention over more than two 8-GPU nodes (TP16 is the widest measured or
+    published); wider engines are DP attention with wide EP. Before the limit the H100 frontier's fastest point
+    was a TP32 engine over four nodes."""
+    f = fm.frontier("h100-sxm", "deepseek-r1", "fp8", 1024, 8192, mtp_tokens="auto", mw=100)
+    layouts = [(f["tp"], f["dp_attention"])] + ([(f["prefill_tp"], f["prefill_dp_attention"])]
+                                                 if "prefill_tp" in f else [])
+    for tp, dp in layouts:
+        assert (tp.fillna(1) <= 16).all()
+    assert (f["ep"] > 16).any() or (f["gpus"] > 16).any()  # wide engines remain, as DP attention + EP
+    assert ((f["ep"] > 16) <= (f["dp_attention"] == f["ep"])).all()
+
+
 def test_default_ttft_limit_is_applied_and_shown():
     f = fm.frontier("gb200-nvl72", "deepseek-r1", "nvfp4", 8192, 1024, mtp_tokens="auto")
     assert f.attrs["ttft_max_s"] == 10.0
