@@ -86,7 +86,8 @@ with tab_gen:
             target = 50.0
         st.subheader(f"At {target:g} tokens/s per user, {sc.mw:g} MW")
         at_table = board.at_target(frames, target, names)
-        st.dataframe(board.for_people(at_table), hide_index=True, width="stretch", key="compare_at_target")
+        st.dataframe(board.for_people(at_table), hide_index=True, width="stretch", key="compare_at_target",
+                     column_config=board.PINNED_COLUMNS)
         st.caption(describe_revenue(sc.economics, sc.model) + " The target is set on the Frontier page.")
         if not sc.present:
             ui.downloads(fig, ui.frontier_table(frames), "systems", "generations", footnote=ui.footnote_text(sc))

@@ -56,7 +56,7 @@ if sc.present:
                          errors="ignore")
 else:
     st.subheader(f"At {target:g} tokens/s per user, {sc.mw:g} MW")
-st.dataframe(people, hide_index=True, width="stretch", key="at_target_table")
+st.dataframe(people, hide_index=True, width="stretch", key="at_target_table", column_config=board.PINNED_COLUMNS)
 clamped = table[table["clamped"] & table["flag"].str.startswith("clamped")]
 if len(clamped):
     st.warning("Clamped at the edge of the frontier (cannot serve the target; figures at the fastest point): "

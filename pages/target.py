@@ -79,6 +79,10 @@ def at_target(frames: dict[str, pd.DataFrame], target: float, labels: dict[str, 
     return pd.DataFrame(rows, columns=order)
 
 
+# on screen the System column stays in view while a narrow window scrolls the wide table sideways
+PINNED_COLUMNS = {"System": {"pinned": True}}
+
+
 def for_people(table: pd.DataFrame) -> pd.DataFrame:
     """The at-target table with readable headers and human units ('12.3 M', '$4.56 B'), as strings."""
     out = {}
