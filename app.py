@@ -33,13 +33,14 @@ PAGES = {  # file name -> page
 # to /frontier opens it rather than "Page not found"
 ALIASES = [st.Page("pages/frontier.py", title="Frontier", icon=":material/show_chart:", url_path="frontier",
                    visibility="hidden")]
-navigation = st.navigation(list(PAGES.values()) + ALIASES, position="top")
-ui.check_query_params()
-ui.apply_presentation_requests()
-st.session_state["_scenario"] = ui.sidebar()
-ui.presentation_css(st.session_state["_scenario"].present)
-if st.session_state.get("url_notice"):
-    st.warning(st.session_state.pop("url_notice"))
-st.session_state["_app_ran"] = True  # pages check this to know app.py framed them in this run
-navigation.run()
+with ui.rerun_slot():  # sessions take turns (see ui.RERUN_SLOTS)
+    navigation = st.navigation(list(PAGES.values()) + ALIASES, position="top")
+    ui.check_query_params()
+    ui.apply_presentation_requests()
+    st.session_state["_scenario"] = ui.sidebar()
+    ui.presentation_css(st.session_state["_scenario"].present)
+    if st.session_state.get("url_notice"):
+        st.warning(st.session_state.pop("url_notice"))
+    st.session_state["_app_ran"] = True  # pages check this to know app.py framed them in this run
+    navigation.run()
 ui.freeze_heap_once()
