@@ -7,7 +7,7 @@ automatic discovery of the pages/ folder. Run with ``python3 dev.py run``.
 
 import streamlit as st
 
-from pages import ui
+from pages import server, ui
 
 st.set_page_config(page_title="AI Factory Frontier", page_icon="⚡", layout="wide",
                    initial_sidebar_state="expanded")
@@ -33,7 +33,7 @@ PAGES = {  # file name -> page
 # to /frontier opens it rather than "Page not found"
 ALIASES = [st.Page("pages/frontier.py", title="Frontier", icon=":material/show_chart:", url_path="frontier",
                    visibility="hidden")]
-with ui.rerun_slot():  # sessions take turns (see ui.RERUN_SLOTS)
+with server.rerun_slot():  # sessions take turns (see pages/server.py)
     navigation = st.navigation(list(PAGES.values()) + ALIASES, position="top")
     ui.check_query_params()
     ui.apply_presentation_requests()
@@ -43,4 +43,4 @@ with ui.rerun_slot():  # sessions take turns (see ui.RERUN_SLOTS)
         st.warning(st.session_state.pop("url_notice"))
     st.session_state["_app_ran"] = True  # pages check this to know app.py framed them in this run
     navigation.run()
-ui.freeze_heap_once()
+server.freeze_heap_once()

@@ -14,16 +14,14 @@ from factory_model.scenario import best_index
 from .style import FONT, colour, log_ticks
 
 
-# Every dashboard figure uses plotly_white's 2-D look. As the process default the template is attached without
-# re-validation (naming it in update_layout deep-copied and validated it per figure: ~65 ms of a 100 ms frontier
-# chart), and only the parts 2-D scatter/bar charts use are kept (the full template, with 3-D, polar, geo and
-# colour scales, is copied again when each chart is serialised and sent: ~2.5 ms and ~7 kB per chart).
+# Every dashboard figure names its template: plotly_white's 2-D parts only (the full template, with 3-D, polar, geo
+# and colour scales, is copied again when each chart is serialised and sent: ~2.5 ms and ~7 kB per chart). Named
+# per figure, not as plotly's process default, which importing Streamlit resets to its own placeholder theme.
 _WHITE = pio.templates["plotly_white"]
 _TEMPLATE_PARTS = ("autotypenumbers", "colorway", "font", "hovermode", "hoverlabel", "paper_bgcolor", "plot_bgcolor",
                    "xaxis", "yaxis", "shapedefaults", "annotationdefaults", "title")
-pio.templates["factory_white"] = go.layout.Template(layout={k: _WHITE.layout[k] for k in _TEMPLATE_PARTS},
-                                                    data={"bar": _WHITE.data.bar})
-pio.templates.default = "factory_white"
+TEMPLATE = go.layout.Template(layout={k: _WHITE.layout[k] for k in _TEMPLATE_PARTS},
+                              data={"bar": _WHITE.data.bar})
 
 
 def _layout(fig: go.Figure, title: str, x_title: str, y_title: str, *, x_log: bool = False,
@@ -45,7 +43,8 @@ def _layout_dict(traces, title: str, x_title: str, y_title: str, *, x_log: bool 
               "zeroline": False, **(_log_ticks(traces, "x") if x_log else {})}
     y_axis = {"title": {"text": y_title}, "type": y_type or ("log" if y_log else "linear"), "showgrid": True,
               "rangemode": "tozero" if not y_log else "normal", **(_log_ticks(traces, "y") if y_log else {})}
-    return {"title": {"text": title, "font": {"size": base + 4}, "x": 0.0, "xanchor": "left", "xref": "paper",
+    return {"template": TEMPLATE,
+            "title": {"text": title, "font": {"size": base + 4}, "x": 0.0, "xanchor": "left", "xref": "paper",
                       "y": 0.98, "yanchor": "top", "yref": "container"},
             "font": {"family": FONT, "size": base},
             "legend": {"orientation": "h", "y": -0.16, "yanchor": "top", "x": 0, "font": {"size": base - 2}},
@@ -99,15 +98,15 @@ def deployment(row: pd.Series | dict) -> str:
     return f"agg {layout}, {int(row['gpus'])} GPUs, batch {int(row['concurrency'])}"
 
 
+_DEPLOYMENT_COLUMNS = ("tp", "ep", "dp_attention", "pp", "serving", "prefill_tp", "prefill_ep", "prefill_dp_attention",
+                       "prefill_instances", "decode_instances", "concurrency", "gpus")  # what deployment() reads
+
+
 def deployments(frame: pd.DataFrame) -> list[str]:
     """:func:`deployment` of every row (plain records of the columns it reads, not iterrows: ~50x faster)."""
     columns = [c for c in _DEPLOYMENT_COLUMNS if c in frame.columns]
     values = [frame[c].tolist() for c in columns]
     return [deployment(dict(zip(columns, row))) for row in zip(*values)]
-
-
-_DEPLOYMENT_COLUMNS = ("tp", "ep", "dp_attention", "pp", "serving", "prefill_tp", "prefill_ep", "prefill_dp_attention",
-                       "prefill_instances", "decode_instances", "concurrency", "gpus")
 
 
 def _hover(frame: pd.DataFrame) -> list[str]:
@@ -130,7 +129,7 @@ def frontier_figure(frames: dict[str, pd.DataFrame], y: str, y_title: str, *, x_
     ``labels``: system id -> display name. ``bands``: system id -> (low factor, high factor, label) drawn as a
     shaded band around the curve. ``measured``: system id -> measured points (columns tokens_per_s_per_user and
     ``y``) drawn as open diamonds named "measured". ``badges``: system id -> provenance shown in the hover."""
-    traces = []  # plain trace dicts, checked by tests/test_charts.py::test_every_figure_is_valid_plotly
+    traces = []  # plain dicts; tests/test_board.py rebuilds the figure with plotly's validation
     for system, frame in frames.items():
         if not len(frame):
             continue
@@ -376,7 +375,7 @@ def telemetry_figure(gpu: pd.DataFrame, server: pd.DataFrame, *, tdp_w: float | 
         fig.add_trace(go.Scatter(x=rates["t_s"] - t0, y=rates["output_tokens_per_s"], mode="lines+markers",
                                  name="output tokens/s", line={"color": "#0d47a1"}), row=3, col=1)
     base = 20 if present else 13
-    fig.update_layout(font={"family": FONT, "size": base}, height=640 if present else 560,
+    fig.update_layout(template=TEMPLATE, font={"family": FONT, "size": base}, height=640 if present else 560,
                       margin={"l": 70, "r": 30, "t": 50, "b": 50}, legend={"orientation": "h", "y": -0.12},
                       uirevision="live")  # keep the user's zoom while new samples arrive
     fig.update_xaxes(title_text="Time since start of recording (s)", row=3, col=1)

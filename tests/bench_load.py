@@ -28,13 +28,14 @@ import asyncio
 import math
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+
+from fake_server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app.py"
@@ -49,12 +50,6 @@ TIMEOUT_S = 300.0
 def think_range(text: str) -> tuple[float, float]:
     lo, _, hi = text.partition("-")
     return float(lo), float(hi or lo)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def proc_cpu_s(pid: int) -> float:
@@ -160,12 +155,18 @@ class Session:
         self.states[proto.id] = state
 
 
-async def one_session(index: int, url: str, think: tuple[float, float], names: dict[str, str], result: dict) -> None:
+def open_stream(port: int):
+    """A websocket to the server's session endpoint, as a browser tab opens it."""
     from websockets.asyncio.client import connect
 
+    return connect(f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"], max_size=None,
+                   open_timeout=60)
+
+
+async def one_session(index: int, port: int, think: tuple[float, float], names: dict[str, str], result: dict) -> None:
     rng = random.Random(1000 + index)
     await asyncio.sleep(rng.uniform(0, max(think[1], 0.5)))  # tabs open over a few seconds, not in one instant
-    async with connect(url, subprotocols=["streamlit"], max_size=None, open_timeout=60) as ws:
+    async with open_stream(port) as ws:
         session = Session(ws, index)
         result["first"].append(await session.rerun())
         for k in range(CHANGES):
@@ -242,8 +243,7 @@ async def _settled(page, text: str) -> None:
 async def drive(port: int, think: tuple[float, float], names: dict[str, str], browser: bool = False) -> dict:
     result = {"first": [], "times": [], "mw": [], "model": [], "lost": [], "errors": [], "browser": [],
               "browser_first": []}
-    url = f"ws://127.0.0.1:{port}/_stcore/stream"
-    tasks = [one_session(i, url, think, names, result) for i in range(SESSIONS)]
+    tasks = [one_session(i, port, think, names, result) for i in range(SESSIONS)]
     if browser:
         tasks.append(browser_session(port, think, result))
     await asyncio.gather(*tasks)
@@ -304,10 +304,7 @@ async def warm_up(port: int, names: dict[str, str]) -> tuple[float, float]:
     """A server that has been up a while: one session opens the page (cold: imports, catalogs, reference data,
     seed claims) and visits each model once (its deployment search, then cached for every session).
     Returns (cold first load, slowest model visit) in seconds."""
-    from websockets.asyncio.client import connect
-
-    async with connect(f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"], max_size=None,
-                       open_timeout=60) as ws:
+    async with open_stream(port) as ws:
         session = Session(ws, -1)
         cold = await session.rerun()
         visits = []

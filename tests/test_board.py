@@ -175,6 +175,18 @@ def test_frontier_chart_log_axis_ticks_and_bands(frames):
     assert "H200 · FP8" in names and "H200 measured" in names and "H200 · FP8 uncertainty band" in names
 
 
+def test_charts_keep_their_look_whatever_the_process_default_template(frames, monkeypatch):
+    """Importing Streamlit sets plotly's process default to its placeholder theme (colours #000001...); every chart
+    names its own template, so the order of imports cannot change a chart (as it once did in a test run)."""
+    import plotly.io as pio
+
+    monkeypatch.setattr(pio.templates, "default", "plotly_dark")
+    for fig in (charts.frontier_figure(frames, "tokens_per_s_per_mw", "Output tokens/s per MW"),
+                charts.money_figure(frames)):
+        assert fig.layout.template.layout.plot_bgcolor == "white"
+        assert fig.layout.template.layout.colorway[0] == "#636efa"  # plotly_white's, not the dark theme's
+
+
 def test_frontier_chart_built_without_validation_is_valid_plotly(frames):
     """The frontier chart is built from plain dicts without plotly's validation (speed): a validating rebuild
     must accept every property (plotly raises on an unknown or mistyped one) and give the same figure."""

@@ -63,27 +63,26 @@ def test_fuzz_uploads(seed_bytes):
     assert tally.outcomes["error"] > 0 and tally.outcomes["ok"] > 0  # both sides of the boundary were reached
 
 
-def test_fuzz_cli():
+def _fuzzed(examples: int, run, case) -> "fuzzing.Tally":
+    """``examples`` seeded cases ``case(rng)`` through ``run(tally, case)``; the tally counts what really ran."""
     tally = fuzzing.Tally()
 
-    @settings(max_examples=N_CLI, **FUZZ)
+    @settings(max_examples=examples, **FUZZ)
     @given(st.randoms(use_true_random=False))
     def check(rng):
-        fuzzing.run_cli(tally, fuzzing.cli_case(rng))
+        run(tally, case(rng))
 
     check()
+    return tally
+
+
+def test_fuzz_cli():
+    tally = _fuzzed(N_CLI, fuzzing.run_cli, fuzzing.cli_case)
     assert tally.cases["cli"] == N_CLI and tally.outcomes["cli error"] > 0
 
 
 def test_fuzz_api():
-    tally = fuzzing.Tally()
-
-    @settings(max_examples=N_API, **FUZZ)
-    @given(st.randoms(use_true_random=False))
-    def check(rng):
-        fuzzing.run_api(tally, fuzzing.api_case(rng))
-
-    check()
+    tally = _fuzzed(N_API, fuzzing.run_api, fuzzing.api_case)
     assert tally.cases["api"] == N_API and tally.outcomes["api error"] > 0 and tally.outcomes["api ok"] > 0
 
 

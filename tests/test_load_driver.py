@@ -20,9 +20,7 @@ def test_two_websocket_sessions_change_mw_and_model(monkeypatch):
 
         async def unused_value() -> list:
             """A change the page cannot show (a model id, not its display name, as a label): detected as lost."""
-            from websockets.asyncio.client import connect
-
-            async with connect(f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"]) as ws:
+            async with bench_load.open_stream(port) as ws:
                 session = bench_load.Session(ws, 0)
                 await session.rerun()
                 session.set_number("mw", 7.25)
