@@ -61,11 +61,17 @@ LOSS_SCALE = 0.1  # soft-L1 turns from quadratic to linear at ~10 % error
 #  * latencies: a per-layer residual or MoE kernel floor of more than 80 µs, or an all-reduce start-up of more
 #    than 40 µs, has never been measured on these systems (§2.6-2.7); over the network an all-to-all start-up
 #    ≤ 200 µs, an all-reduce ≤ 100 µs (RDMA round trips are 2-10 µs; NCCL over IB ~16-40 µs);
+#  * GEMM row ramp M½: the smallest row tile of the FP8 GEMM kernels is 64 rows (vLLM's SM90 CUTLASS dispatch,
+#    csrc/quantization/cutlass_w8a8/c3x/scaled_mm_sm90_fp8_dispatch.cuh: TileShape 64×…×… for M ≤ 128, with
+#    swap-AB for the smallest M), so a matrix multiply of m < 64 rows runs at no less than m/64 of its large-M
+#    rate; m/(m + M½) stays at or below that for M½ ≤ 64. A larger M½ would price the weight stream of a
+#    decode GEMM by FLOP/s instead of HBM bandwidth: a leave-H200-out fit chose M½ = 282 and predicted H200
+#    exactly as fast as H100, where vLLM measured H200 1.20x faster (median, Llama-70B FP8, tp 2-8);
 #  * serving: MTP acceptance per draft token 0.3-0.95 (DeepSeek-V3: 85-90 % for the first); EP imbalance
 #    ≤ 0.3 per doubling; overlap share 0-1.
 BOUNDS = {"compute_fraction": (0.3, 0.9), "memory_fraction": (0.3, 0.95), "link_fraction": (0.05, 1.0),
           "fixed_latency_us": (0.0, 80.0), "latency_per_doubling_us": (0.0, 40.0),
-          "half_efficiency_tokens": (0.0, 1024.0),
+          "half_efficiency_tokens": (0.0, 64.0),
           "ttft_queue_factor": (0.0, 1.0), "mtp_acceptance": (0.3, 0.95), "ep_imbalance_per_doubling": (0.0, 0.3),
           "moe_comm_overlap": (0.0, 1.0), "sequence_overhead_us": (0.0, 150.0)}
 SPECIFIC_BOUNDS = {("attention_prefill", "compute_fraction"): (0.2, 0.75),
@@ -74,7 +80,7 @@ SPECIFIC_BOUNDS = {("attention_prefill", "compute_fraction"): (0.2, 0.75),
                    ("w4a16", "compute_fraction"): (0.2, 0.9), ("alltoall", "fixed_latency_us"): (0.0, 60.0),
                    ("allreduce", "fixed_latency_us"): (0.0, 40.0)}
 PRIOR_SIGMA = {"compute_fraction": 0.25, "memory_fraction": 0.25, "link_fraction": 0.25,
-               "fixed_latency_us": 25.0, "latency_per_doubling_us": 10.0, "half_efficiency_tokens": 128.0,
+               "fixed_latency_us": 25.0, "latency_per_doubling_us": 10.0, "half_efficiency_tokens": 32.0,
                "ttft_queue_factor": 0.5, "mtp_acceptance": 0.3, "ep_imbalance_per_doubling": 0.1,
                "moe_comm_overlap": 0.5, "sequence_overhead_us": 50.0}
 OFFSET_SIGMA = 0.3  # log-offset of a vendor or silicon group from the level above (≈ ±35 %)
