@@ -142,6 +142,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return _validate_cross(args)
     if args.frontier:
         return _validate_frontier(args)
+    if args.mtp:
+        return _validate_mtp(args)
     from .validation import validate
 
     points, summary = validate(args.profile, args.backend)
@@ -177,6 +179,25 @@ def _validate_frontier(args: argparse.Namespace) -> int:
     print(f"Modelled optimum vs the best measured stacks (profile '{args.profile}', IN-SAMPLE unless the profile "
           "was fitted without these systems): at each measured Pareto point of measured_serving_points.csv, "
           "model/measured output tokens/s/GPU at the same tokens/s/user. Out-of-sample: validate --cross.")
+    with pd.option_context("display.width", 200, "display.max_columns", 50):
+        print(summary.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    return 0
+
+
+def _validate_mtp(args: argparse.Namespace) -> int:
+    from .factors import load_factors
+    from .mtp_validation import mtp_gains, summarize_mtp_gains
+
+    gains = mtp_gains(load_factors(args.profile))
+    if args.points:
+        gains.to_csv(args.points, index=False)
+    summary = summarize_mtp_gains(gains)
+    if args.format != "table":
+        _print_frame(summary, args.format)
+        return 0
+    print(f"MTP gain = TPOT without MTP / TPOT with MTP, per framework, on the aggregated configurations it measured "
+          f"both ways (measured_serving_points.csv), beside the model's gain for the same configurations (profile "
+          f"'{args.profile}': one calibrated acceptance for every stack).")
     with pd.option_context("display.width", 200, "display.max_columns", 50):
         print(summary.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     return 0
@@ -506,6 +527,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--points", help="also write per-point predictions and errors to this CSV")
     p.add_argument("--frontier", action="store_true",
                    help="frontier level: modelled optimum vs the best measured stacks (measured_serving_points.csv)")
+    p.add_argument("--mtp", action="store_true",
+                   help="MTP gain per framework: measured (same configuration without/with MTP) vs the model")
     p.add_argument("--by-scenario", action="store_true", dest="by_scenario",
                    help="with --frontier: one row per system/model/precision/isl/osl")
     p.add_argument("--cross", action="store_true",
