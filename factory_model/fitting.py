@@ -230,15 +230,20 @@ def level_parameters(agg: pd.DataFrame, serving: pd.DataFrame, catalog: Catalog,
 
 
 def _offset_levels(systems, levels: dict, silicon: bool = True) -> list[str]:
-    """Offsets the data can tell apart: vendors when two or more have data; silicon groups of a vendor with
-    two or more measured groups (one group alone is its vendor's value)."""
+    """Offsets: vendors when two or more have data; silicon groups of a vendor with two or more measured
+    groups, or under a vendor offset.
+
+    A vendor with a single measured group cannot tell its vendor offset from the group's: both get one, with
+    equal priors (OFFSET_SIGMA), so the fit splits the deviation between them and a silicon of that vendor that
+    was never measured inherits only the vendor's share — not all of another generation's deviation (left
+    out, MI355X would otherwise take CDNA3's kernel latencies whole)."""
     known = [s for s in systems if s in levels]
     vendors = sorted({levels[s][1] for s in known})
     out = [f"vendor:{v}" for v in vendors] if len(vendors) > 1 else []
     if silicon:
         for v in vendors:
             groups = sorted({levels[s][0] for s in known if levels[s][1] == v})
-            if len(groups) > 1:
+            if len(groups) > 1 or len(vendors) > 1:
                 out += groups
     return out
 
