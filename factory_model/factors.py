@@ -66,6 +66,7 @@ SERVING_PARAMETERS = (
     "moe_comm_overlap",
     "redundant_expert_fraction",
     "sequence_overhead_us",
+    "draft_expert_reuse",
 )
 # Efficiency "precisions": the math an op runs in. w4a16 = 4-bit weights dequantized to 16-bit math;
 # w4a8 = 4-bit (MXFP4) weights with FP8 activations.

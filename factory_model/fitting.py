@@ -68,12 +68,14 @@ LOSS_SCALE = 0.1  # soft-L1 turns from quadratic to linear at ~10 % error
 #    decode GEMM by FLOP/s instead of HBM bandwidth: a leave-H200-out fit chose M½ = 282 and predicted H200
 #    exactly as fast as H100, where vLLM measured H200 1.20x faster (median, Llama-70B FP8, tp 2-8);
 #  * serving: MTP acceptance per draft token 0.3-0.95 (DeepSeek-V3: 85-90 % for the first); EP imbalance
-#    ≤ 0.3 per doubling; overlap share 0-1.
+#    ≤ 0.3 per doubling; overlap share 0-1; draft expert reuse 0-1 (a share: 0 = drafts route independently,
+#    1 = every draft reuses its sequence's experts).
 BOUNDS = {"compute_fraction": (0.3, 0.9), "memory_fraction": (0.3, 0.95), "link_fraction": (0.05, 1.0),
           "fixed_latency_us": (0.0, 80.0), "latency_per_doubling_us": (0.0, 40.0),
           "half_efficiency_tokens": (0.0, 64.0),
           "ttft_queue_factor": (0.0, 1.0), "mtp_acceptance": (0.3, 0.95), "ep_imbalance_per_doubling": (0.0, 0.3),
-          "moe_comm_overlap": (0.0, 1.0), "sequence_overhead_us": (0.0, 150.0)}
+          "moe_comm_overlap": (0.0, 1.0), "sequence_overhead_us": (0.0, 150.0),
+          "draft_expert_reuse": (0.0, 1.0)}
 SPECIFIC_BOUNDS = {("attention_prefill", "compute_fraction"): (0.2, 0.75),
                    ("alltoall_scaleout", "fixed_latency_us"): (0.0, 200.0),
                    ("allreduce_scaleout", "fixed_latency_us"): (0.0, 100.0),
@@ -82,7 +84,8 @@ SPECIFIC_BOUNDS = {("attention_prefill", "compute_fraction"): (0.2, 0.75),
 PRIOR_SIGMA = {"compute_fraction": 0.25, "memory_fraction": 0.25, "link_fraction": 0.25,
                "fixed_latency_us": 25.0, "latency_per_doubling_us": 10.0, "half_efficiency_tokens": 32.0,
                "ttft_queue_factor": 0.5, "mtp_acceptance": 0.3, "ep_imbalance_per_doubling": 0.1,
-               "moe_comm_overlap": 0.5, "sequence_overhead_us": 50.0}
+               "moe_comm_overlap": 0.5, "sequence_overhead_us": 50.0,
+               "draft_expert_reuse": 0.5}
 OFFSET_SIGMA = 0.3  # log-offset of a vendor or silicon group from the level above (≈ ±35 %)
 SERVING_WEIGHT = {"tpot": 1.0, "tput": 0.5, "ttft": 0.3}
 
@@ -223,6 +226,7 @@ def level_parameters(agg: pd.DataFrame, serving: pd.DataFrame, catalog: Catalog,
     add("*", "*", SERVING, "sequence_overhead_us")
     if len(serving) and (serving["mtp"] > 0).any():
         add("*", "*", SERVING, "mtp_acceptance")
+        add("*", "*", SERVING, "draft_expert_reuse")
     if len(serving):
         add("*", "*", SERVING, "ep_imbalance_per_doubling")
         add("*", "*", SERVING, "moe_comm_overlap")

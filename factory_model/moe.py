@@ -3,7 +3,9 @@
 Uniform, independent top-k routing: one token misses a given expert with probability 1 − k/E, so T routed
 tokens touch ``E·(1 − (1 − k/E)^T)`` distinct experts in expectation (DeepSeek-R1, E=256, k=8: 163 at T=32).
 Each GPU reads only the local experts its tokens touch; this is what makes small-batch MoE decode cheap in
-bytes but lets weight traffic grow with batch until every expert is touched.
+bytes but lets weight traffic grow with batch until every expert is touched. The n + 1 tokens one sequence
+verifies in an MTP step are not independent: they reuse that sequence's experts (step_time.py, serving
+parameter ``draft_expert_reuse``).
 """
 
 from __future__ import annotations

@@ -8,13 +8,14 @@ and with MTP (same system, precision, isl, osl, layout and concurrency), the mea
 is set beside the model's gain for the same configuration (serving.mtp_speculation: the calibrated draft count
 and one acceptance α for every stack). ``validate --mtp`` prints it per system and framework.
 
-Why it is shown: the realised MTP gain depends on the stack. On the same H200 8-GPU layout TensorRT-LLM measured
-1.3-1.9x and SGLang 0.94-1.15x; on MI355X ATOM measured 1.4-2.0x. One global α fits their mixture, so the model
+Why it is shown: the realised MTP gain depends on the stack. On H200 TensorRT-LLM measured 1.14-1.88x and
+SGLang 0.94-1.15x; on MI355X ATOM measured 1.33-2.03x. One global α fits their mixture, so the model
 over-credits MTP where the measured stack gains little and under-credits it where it gains most. And the trend
 with batch is opposite: measured, the gain falls as the batch grows (median 1.57 at concurrency ≤ 8, 1.30 at
-≥ 32); in the model it rises (1.23, 1.50), because a verify step of n + 1 tokens per sequence touches more
-experts at small batch (routing drawn independently per token, moe.py) and is almost free once every expert is
-read anyway. This table is where that disagreement is visible instead of averaged away (issue 8).
+≥ 32); in the model it rises (1.18, 1.43 with the profile of 2026-12-02; ``validate --mtp`` prints the current
+figures), because a verify step of n + 1 tokens per sequence touches more experts at small batch (routing drawn
+independently per token, moe.py) and is almost free once every expert is read anyway. This table is where that
+disagreement is visible instead of averaged away (issue 8).
 """
 
 from __future__ import annotations

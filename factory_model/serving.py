@@ -19,7 +19,9 @@ rank ``B = concurrency / dp_attention`` sequences, of which at most ``B_max`` (K
 
 Speculative decoding / MTP (anchors-modelling §2.13): with n draft tokens accepted in a chain with probability
 α each, a verify step yields τ = (1 − α^{n+1}) / (1 − α) tokens per sequence. The verify step runs n + 1 query
-tokens per sequence (FLOPs and MoE routing ×(n+1), KV read once) plus n draft passes of the MTP module. A draft
+tokens per sequence (FLOPs and MoE routing ×(n+1), KV read once; the distinct experts they touch grow as
+1 + n·(1 − ρ) independent tokens per sequence, ρ = ``draft_expert_reuse``: one sequence's consecutive tokens
+reuse experts, MoE-Infinity, arXiv 2401.14361) plus n draft passes of the MTP module. A draft
 pass is a full decoder layer (attention + MoE, the module's own weights) plus its 2h → h input projection and
 the LM head over the batch (DeepSeek-V3 report §2.2: each MTP module is a shared embedding, a projection, one
 Transformer block and the shared output head); TPOT = (t_verify + n · t_draft) / τ. The module's weights

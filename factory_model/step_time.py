@@ -100,6 +100,7 @@ class StepModel:
     ep_imbalance_per_doubling: float = 0.0
     moe_comm_overlap: float = 0.0
     sequence_overhead_s: float = 0.0
+    draft_expert_reuse: float = 0.0
 
 
 def build_step_model(system: System, model: Model, rp: ResolvedPrecision, factors: Factors) -> StepModel:
@@ -149,6 +150,7 @@ def build_step_model(system: System, model: Model, rp: ResolvedPrecision, factor
         ep_imbalance_per_doubling=factors.serving("ep_imbalance_per_doubling"),
         moe_comm_overlap=factors.serving("moe_comm_overlap"),
         sequence_overhead_s=factors.serving("sequence_overhead_us") * US,
+        draft_expert_reuse=factors.serving("draft_expert_reuse"),
     )
 
 
@@ -311,7 +313,11 @@ def step_time(sm: StepModel, layout: Layout, decode_tokens, decode_context, pref
         expert_tp = layout.expert_tp.astype(float)
         group = tp * dp
         routed = tokens * dp  # tokens entering the MoE group this step
-        touched = moe_math.experts_touched(m.experts, m.experts_per_token, routed)
+        # a verify step's n + 1 tokens per sequence reuse that sequence's experts (serving parameter
+        # draft_expert_reuse, ρ): distinct experts follow d/(n+1)·(1 + n·(1 − ρ)) independent decode tokens
+        tps = np.asarray(tokens_per_sequence, dtype=float)
+        independent = (p_tok + d_tok / tps * (1.0 + (tps - 1.0) * (1.0 - sm.draft_expert_reuse))) * dp
+        touched = moe_math.experts_touched(m.experts, m.experts_per_token, independent)
         touched_local = touched / ep
         flops = 2.0 * routed * m.experts_per_token * expert / group
         nbytes = touched_local * expert / expert_tp * rp.quantized_weight_bytes \

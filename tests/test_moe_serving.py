@@ -71,6 +71,33 @@ def test_mtp_draft_costs_at_least_a_layer_per_draft():
     assert useful["tpot_s"][0] < plain["tpot_s"].iloc[0]  # small batch, memory-bound: MTP pays off
 
 
+def test_draft_expert_reuse_cheapens_small_batch_verify_and_leaves_large_batch_alone():
+    """A verify step carries n + 1 = 4 tokens per sequence. DeepSeek-R1 (256 experts, top-8), one sequence:
+    drafts routed independently touch E·(1 − (1 − 8/256)^4) = 30.5 distinct experts (anchors-modelling §2.6),
+    3.8x the 8 of a one-token decode step; drafts that reuse their sequence's experts (ρ = 1) touch the same 8.
+    At 256 sequences (nearly) every expert is touched either way, so ρ cannot matter there."""
+    from factory_model.step_time import step_time
+    catalog = load_catalog()
+    system, model = catalog.system("b200-sxm"), catalog.model("deepseek-r1")
+    base = build_step_model(system, model, resolve_precision(system, model, catalog.precision("fp8")),
+                            load_factors())
+    layout = Layout.of(8, 1, 1, 1)
+
+    def moe_s(rho, sequences, tokens_per_sequence):
+        sm = dataclasses.replace(base, draft_expert_reuse=rho)
+        st = step_time(sm, layout, sequences * tokens_per_sequence, 1500.0,
+                       tokens_per_sequence=tokens_per_sequence, with_ops=True)
+        return float(np.ravel(st.ops_s["moe_experts"])[0]), float(st.total_s[0])
+
+    decode = moe_s(0.0, 1, 1)[0]
+    independent, reuse_half, reuse_all = (moe_s(rho, 1, 4)[0] for rho in (0.0, 0.5, 1.0))
+    assert reuse_all == pytest.approx(decode, rel=0.01)  # same expert weights; only 4 tokens' activations more
+    assert reuse_all < reuse_half < independent
+    assert 2.5 < independent / decode < 3.9  # 30.5 / 8 = 3.8, less the per-kernel floor both steps pay
+    large = [moe_s(rho, 256, 4)[1] for rho in (0.0, 0.5, 1.0)]
+    assert large[0] == pytest.approx(large[2], rel=1e-3) and large[1] == pytest.approx(large[2], rel=1e-3)
+
+
 def test_mtp_weights_take_memory():
     catalog, factors = load_catalog(), load_factors()
     system, model = catalog.system("h200-sxm"), catalog.model("deepseek-r1")
