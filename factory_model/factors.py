@@ -67,6 +67,7 @@ SERVING_PARAMETERS = (
     "redundant_expert_fraction",
     "sequence_overhead_us",
     "draft_expert_reuse",
+    "mtp_acceptance_per_output_doubling",
 )
 # Efficiency "precisions": the math an op runs in. w4a16 = 4-bit weights dequantized to 16-bit math;
 # w4a8 = 4-bit (MXFP4) weights with FP8 activations.

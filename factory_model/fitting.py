@@ -69,13 +69,14 @@ LOSS_SCALE = 0.1  # soft-L1 turns from quadratic to linear at ~10 % error
 #    exactly as fast as H100, where vLLM measured H200 1.20x faster (median, Llama-70B FP8, tp 2-8);
 #  * serving: MTP acceptance per draft token 0.3-0.95 (DeepSeek-V3: 85-90 % for the first); EP imbalance
 #    ≤ 0.3 per doubling; overlap share 0-1; draft expert reuse 0-1 (a share: 0 = drafts route independently,
-#    1 = every draft reuses its sequence's experts).
+#    1 = every draft reuses its sequence's experts); MTP acceptance growth ≤ 0.1 per doubling of the output
+#    length (≤ +0.3 from 1k to 8k tokens).
 BOUNDS = {"compute_fraction": (0.3, 0.9), "memory_fraction": (0.3, 0.95), "link_fraction": (0.05, 1.0),
           "fixed_latency_us": (0.0, 80.0), "latency_per_doubling_us": (0.0, 40.0),
           "half_efficiency_tokens": (0.0, 64.0),
           "ttft_queue_factor": (0.0, 1.0), "mtp_acceptance": (0.3, 0.95), "ep_imbalance_per_doubling": (0.0, 0.3),
           "moe_comm_overlap": (0.0, 1.0), "sequence_overhead_us": (0.0, 150.0),
-          "draft_expert_reuse": (0.0, 1.0)}
+          "draft_expert_reuse": (0.0, 1.0), "mtp_acceptance_per_output_doubling": (0.0, 0.1)}
 SPECIFIC_BOUNDS = {("attention_prefill", "compute_fraction"): (0.2, 0.75),
                    ("alltoall_scaleout", "fixed_latency_us"): (0.0, 200.0),
                    ("allreduce_scaleout", "fixed_latency_us"): (0.0, 100.0),
@@ -85,7 +86,7 @@ PRIOR_SIGMA = {"compute_fraction": 0.25, "memory_fraction": 0.25, "link_fraction
                "fixed_latency_us": 25.0, "latency_per_doubling_us": 10.0, "half_efficiency_tokens": 32.0,
                "ttft_queue_factor": 0.5, "mtp_acceptance": 0.3, "ep_imbalance_per_doubling": 0.1,
                "moe_comm_overlap": 0.5, "sequence_overhead_us": 50.0,
-               "draft_expert_reuse": 0.5}
+               "draft_expert_reuse": 0.5, "mtp_acceptance_per_output_doubling": 0.05}
 OFFSET_SIGMA = 0.3  # log-offset of a vendor or silicon group from the level above (≈ ±35 %)
 SERVING_WEIGHT = {"tpot": 1.0, "tput": 0.5, "ttft": 0.3}
 
@@ -227,6 +228,8 @@ def level_parameters(agg: pd.DataFrame, serving: pd.DataFrame, catalog: Catalog,
     if len(serving) and (serving["mtp"] > 0).any():
         add("*", "*", SERVING, "mtp_acceptance")
         add("*", "*", SERVING, "draft_expert_reuse")
+        if serving.loc[serving["mtp"] > 0, "osl"].nunique() > 1:
+            add("*", "*", SERVING, "mtp_acceptance_per_output_doubling")
     if len(serving):
         add("*", "*", SERVING, "ep_imbalance_per_doubling")
         add("*", "*", SERVING, "moe_comm_overlap")

@@ -72,14 +72,16 @@ def speculation_options(model, factors: Factors, mtp_tokens: int | str = 0,
         raise FactoryModelError(f"mtp draft tokens must be a whole number from 0 to 8, got {mtp_tokens!r}")
     if n == 0:
         return NO_SPECULATION, ()
-    acceptance = factors.serving("mtp_acceptance") if mtp_acceptance is None else mtp_acceptance
+    calibrated = mtp_acceptance is None  # the calibrated acceptance grows with output length; a given one does not
+    acceptance = factors.serving("mtp_acceptance") if calibrated else mtp_acceptance
     try:
         acceptance = float(acceptance)
     except (TypeError, ValueError):
         raise FactoryModelError(f"mtp acceptance must be a number in [0, 1), got {mtp_acceptance!r}") from None
     if not 0.0 <= acceptance < 1.0:
         raise FactoryModelError(f"mtp needs an acceptance rate in [0, 1] below 1, got {mtp_acceptance!r}")
-    return Speculation(n, acceptance), ()
+    return Speculation(n, acceptance,
+                       factors.serving("mtp_acceptance_per_output_doubling") if calibrated else 0.0), ()
 
 
 def frontier(system: str, model: str, precision: str, isl: int, osl: int, *, serving: str = "best",
@@ -167,8 +169,8 @@ def frontier(system: str, model: str, precision: str, isl: int, osl: int, *, ser
     for spec in (speculation, *also):
         if spec.draft_tokens:
             notes.append(f"speculative decoding{' (auto: searched with and without)' if also else ''}: "
-                         f"{spec.draft_tokens} draft tokens at acceptance {spec.acceptance:.2g} → "
-                         f"{spec.tokens_per_step:.2f} tokens per step")
+                         f"{spec.draft_tokens} draft tokens at acceptance {float(spec.acceptance_at(osl)):.2g} → "
+                         f"{float(spec.tokens_per_step_at(osl)):.2f} tokens per step")
     if np.isfinite(ttft_max_s):
         notes.append(f"TTFT ≤ {ttft_max_s:g} s")
     frame.attrs.update({"reason": reason, "kw_per_gpu": power.kw_per_gpu, "power_basis": power.basis,

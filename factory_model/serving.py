@@ -58,12 +58,23 @@ from .parallelism import Layout
 from .step_time import StepModel, step_time
 
 
+REFERENCE_OUTPUT_TOKENS = 1024.0  # output length at which ``acceptance`` applies
+
+
 @dataclass(frozen=True)
 class Speculation:
-    """Speculative decoding: ``draft_tokens`` (n) proposed per step, each accepted with probability α."""
+    """Speculative decoding: ``draft_tokens`` (n) proposed per step, each accepted with probability α.
+
+    α may grow with the output length: α(osl) = α + β·log2(osl / 1024), clipped to [0, 0.99], β =
+    ``acceptance_per_output_doubling`` (0: one α for every length). Measured MTP gains of one stack are larger on
+    8k-token outputs than on 1k (``validate --mtp``): deep into a long generation text repeats itself more
+    (Holtzman et al. 2019, "The Curious Case of Neural Text Degeneration": repetition reinforces itself), and
+    repeated text is easy to draft.
+    """
 
     draft_tokens: int = 0
     acceptance: float = 0.0
+    acceptance_per_output_doubling: float = 0.0
 
     def __post_init__(self):
         if self.draft_tokens < 0 or not 0.0 <= self.acceptance <= 1.0:
@@ -71,9 +82,20 @@ class Speculation:
 
     @property
     def tokens_per_step(self) -> float:
-        """τ = 1 + Σ_{i≤n} α^i = (1 − α^{n+1}) / (1 − α): tokens one verify step yields per sequence."""
-        n, a = self.draft_tokens, self.acceptance
-        return float(n + 1) if a >= 1.0 else (1.0 - a ** (n + 1)) / (1.0 - a)
+        """τ = 1 + Σ_{i≤n} α^i = (1 − α^{n+1}) / (1 − α): tokens one verify step yields per sequence (at the
+        reference output length)."""
+        return float(self.tokens_per_step_at(REFERENCE_OUTPUT_TOKENS))
+
+    def acceptance_at(self, osl) -> np.ndarray:
+        """α(osl) = α + β·log2(osl / 1024), clipped to [0, 0.99]."""
+        osl = np.maximum(np.asarray(osl, dtype=float), 1.0)
+        return np.clip(self.acceptance + self.acceptance_per_output_doubling
+                       * np.log2(osl / REFERENCE_OUTPUT_TOKENS), 0.0, 0.99 if self.acceptance < 1.0 else 1.0)
+
+    def tokens_per_step_at(self, osl) -> np.ndarray:
+        """τ(osl) = (1 − α(osl)^{n+1}) / (1 − α(osl)); n + 1 when α = 1."""
+        n, a = self.draft_tokens, self.acceptance_at(osl)
+        return np.where(a >= 1.0, float(n + 1), (1.0 - a ** (n + 1)) / np.maximum(1.0 - a, 1e-12))
 
     @property
     def query_tokens(self) -> int:
@@ -91,7 +113,8 @@ def mtp_speculation(model, factors: Factors, precision_id: str = "") -> Speculat
     """
     if not getattr(model, "mtp_layers", 0):
         return NO_SPECULATION
-    return Speculation(int(round(factors.serving("mtp_draft_tokens"))), factors.serving("mtp_acceptance"))
+    return Speculation(int(round(factors.serving("mtp_draft_tokens"))), factors.serving("mtp_acceptance"),
+                       factors.serving("mtp_acceptance_per_output_doubling"))
 
 
 def draft_pass_s(sm: StepModel, layout: Layout, sequences, context) -> np.ndarray:
@@ -146,7 +169,7 @@ def aggregated(sm: StepModel, factors: Factors, layout: Layout, concurrency, isl
     pp = layout.pp.astype(float)
     dp = layout.dp.astype(float)
     budget_tokens = factors.serving("max_num_tokens")
-    tau = speculation.tokens_per_step
+    tau = speculation.tokens_per_step_at(osl)
     q_tokens = speculation.query_tokens
 
     mem = memory_limits(sm, factors, layout, isl, osl, speculation)
@@ -233,7 +256,7 @@ def decode_workers(sm: StepModel, layout: Layout, batch_per_rank, isl, osl,
     isl = np.broadcast_to(np.asarray(isl, dtype=float), (n,))
     osl = np.broadcast_to(np.asarray(osl, dtype=float), (n,))
     micro = _micro_batch(batch, layout.pp.astype(float))
-    q_tokens, tau = speculation.query_tokens, speculation.tokens_per_step
+    q_tokens, tau = speculation.query_tokens, speculation.tokens_per_step_at(osl)
     context = isl + osl / 2.0
     step = step_time(sm, layout, micro * q_tokens, context, tokens_per_sequence=q_tokens)
     draft_s = 0.0

@@ -98,6 +98,27 @@ def test_draft_expert_reuse_cheapens_small_batch_verify_and_leaves_large_batch_a
     assert large[0] == pytest.approx(large[2], rel=1e-3) and large[1] == pytest.approx(large[2], rel=1e-3)
 
 
+def test_mtp_acceptance_can_grow_with_output_length():
+    """α(osl) = α + β·log2(osl/1024): by hand, α 0.5 and β 0.05 give 0.5 at 1k, 0.65 at 8k (three doublings);
+    τ(3 drafts) = 1 + α + α² + α³ = 1.875 at 1k and 1 + 0.65 + 0.4225 + 0.274625 = 2.347 at 8k. β = 0 keeps
+    one α for every length, and a longer output then never makes MTP cheaper per token by itself."""
+    from factory_model.serving import Speculation, aggregated
+    spec = Speculation(3, 0.5, 0.05)
+    assert float(spec.acceptance_at(1024)) == pytest.approx(0.5)
+    assert float(spec.acceptance_at(8192)) == pytest.approx(0.65)
+    assert float(spec.tokens_per_step_at(1024)) == pytest.approx(1.875)
+    assert float(spec.tokens_per_step_at(8192)) == pytest.approx(2.347125)
+    assert spec.tokens_per_step == pytest.approx(1.875)
+    assert float(Speculation(3, 0.9, 0.1).acceptance_at(2 ** 20)) == pytest.approx(0.99)  # clipped below 1
+    catalog, factors = load_catalog(), load_factors()
+    system, model = catalog.system("b200-sxm"), catalog.model("deepseek-r1")
+    sm = build_step_model(system, model, resolve_precision(system, model, catalog.precision("fp8")), factors)
+    layout = Layout.of(8, 1, 1, 1)
+    flat = aggregated(sm, factors, layout, 8, 1024, 8192, Speculation(3, 0.5))
+    growing = aggregated(sm, factors, layout, 8, 1024, 8192, Speculation(3, 0.5, 0.05))
+    assert growing["tpot_s"][0] < flat["tpot_s"][0]
+
+
 def test_mtp_weights_take_memory():
     catalog, factors = load_catalog(), load_factors()
     system, model = catalog.system("h200-sxm"), catalog.model("deepseek-r1")
