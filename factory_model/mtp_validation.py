@@ -11,10 +11,11 @@ and one acceptance α for every stack). ``validate --mtp`` prints it per system 
 Why it is shown: the realised MTP gain depends on the stack. On H200 TensorRT-LLM measured 1.14-1.88x and
 SGLang 0.94-1.15x; on MI355X ATOM measured 1.33-2.03x. One global α fits their mixture, so the model
 over-credits MTP where the measured stack gains little and under-credits it where it gains most. And the trend
-with batch is opposite: measured, the gain falls as the batch grows (median 1.57 at concurrency ≤ 8, 1.30 at
-≥ 32); in the model it rises (1.18, 1.43 with the profile of 2026-12-02; ``validate --mtp`` prints the current
-figures), because a verify step of n + 1 tokens per sequence touches more experts at small batch (routing drawn
-independently per token, moe.py) and is almost free once every expert is read anyway. This table is where that
+with batch: measured, the gain falls as the batch grows (median 1.57 at concurrency ≤ 8, 1.30 at ≥ 32). With
+drafts routed independently the model's gain rose instead (1.18 → 1.43): a verify step of n + 1 tokens per
+sequence touched more experts at small batch and was almost free once every expert is read anyway. With draft
+tokens reusing their sequence's experts (step_time.py, ``draft_expert_reuse``) it is flat (1.36 → 1.34 with the
+profile of 2026-12-02; ``validate --mtp`` prints the current figures). This table is where that
 disagreement is visible instead of averaged away (issue 8).
 """
 
