@@ -21,6 +21,13 @@ def validation(backend: str):
     return validate(backend=backend)
 
 
+@st.cache_data(show_spinner="Comparing MTP gains per stack…")
+def mtp_table():
+    from factory_model.factors import load_factors
+    from factory_model.mtp_validation import mtp_gains, summarize_mtp_gains
+    return summarize_mtp_gains(mtp_gains(load_factors()))
+
+
 st.title("Claims and validation")
 st.subheader("What the seed articles claim, and what the model says")
 st.caption("Each claim is evaluated under the assumptions beside it (the seeds rarely state model, lengths or "
@@ -62,3 +69,13 @@ if len(oos):
 else:
     st.info(f"{accuracy.NO_BAND.capitalize()}: data/validation/out_of_sample.csv has not been written, so the "
             "frontier charts show no uncertainty band.")
+
+st.subheader("MTP: what each stack measured, and what the model says")
+st.caption("Gain = TPOT without MTP / TPOT with MTP, on the aggregated configurations one framework measured both "
+           "ways (measured_serving_points.csv), beside the model's gain for the same configurations. The model has "
+           "one calibrated acceptance for every stack; the measured gain depends on the stack and falls as the batch "
+           "grows (small batch: concurrency ≤ 8; large: ≥ 32). `python -m factory_model validate --mtp`.")
+mtp = mtp_table()
+st.dataframe(mtp, hide_index=True, width="stretch",
+             column_config={c: st.column_config.NumberColumn(c.replace("_", " "), format="%.2f")
+                            for c in mtp.columns if c not in ("system", "framework", "pairs")})
