@@ -231,7 +231,8 @@ def step_time(sm: StepModel, layout: Layout, decode_tokens, decode_context, pref
 
     ``decode_tokens`` counts query tokens; with speculative decoding each sequence verifies
     ``tokens_per_sequence`` (= 1 + draft tokens) per step, which multiplies FLOPs and MoE routing but not the
-    KV cache each sequence reads. ``with_ops=True`` also returns the time of every op (``ops_s``).
+    KV cache each sequence reads; the distinct experts a sequence's tokens touch grow only as
+    1 + draft tokens · (1 − ``draft_expert_reuse``). ``with_ops=True`` also returns the time of every op (``ops_s``).
     """
     m, rp, links = sm.model, sm.precision, sm.links
     n = len(layout)
