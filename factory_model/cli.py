@@ -147,20 +147,28 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from .validation import validate
 
     points, summary = validate(args.profile, args.backend)
+    shown = summary.rename(columns={
+        "tpot_mdape_pct": "TPOT_MdAPE_%", "tpot_bias_pct": "TPOT_bias_%", "ttft_mdape_pct": "TTFT_MdAPE_%",
+        "ttft_bias_pct": "TTFT_bias_%", "output_tokens_per_s_per_gpu_mdape_pct": "tok/s/GPU_MdAPE_%",
+        "output_tokens_per_s_per_gpu_bias_pct": "tok/s/GPU_bias_%"})
+    return _report(args, points, summary,
+                   f"Model vs measured reference points (profile '{args.profile}', target: {args.backend} framework "
+                   f"per configuration). MdAPE = median absolute % error; bias = median signed % error (+ = model "
+                   f"slower for TPOT/TTFT, higher for throughput).", shown=shown, digits=1)
+
+
+def _report(args: argparse.Namespace, points: pd.DataFrame, summary: pd.DataFrame, heading: str, *,
+            shown: pd.DataFrame | None = None, digits: int = 2) -> int:
+    """The validate commands' output: per-point rows to ``--points``, the summary as json/csv or as a table under
+    ``heading`` (``shown``: the summary with display names)."""
     if args.points:
         points.to_csv(args.points, index=False)
     if args.format != "table":
         _print_frame(summary, args.format)
         return 0
-    print(f"Model vs measured reference points (profile '{args.profile}', target: {args.backend} framework per "
-          f"configuration). MdAPE = median absolute % error; bias = median signed % error (+ = model slower "
-          f"for TPOT/TTFT, higher for throughput).")
-    shown = summary.rename(columns={
-        "tpot_mdape_pct": "TPOT_MdAPE_%", "tpot_bias_pct": "TPOT_bias_%", "ttft_mdape_pct": "TTFT_MdAPE_%",
-        "ttft_bias_pct": "TTFT_bias_%", "output_tokens_per_s_per_gpu_mdape_pct": "tok/s/GPU_MdAPE_%",
-        "output_tokens_per_s_per_gpu_bias_pct": "tok/s/GPU_bias_%"})
+    print(heading)
     with pd.option_context("display.width", 200, "display.max_columns", 50):
-        print(shown.to_string(index=False, float_format=lambda v: f"{v:.1f}"))
+        print((summary if shown is None else shown).to_string(index=False, float_format=lambda v: f"{v:.{digits}f}"))
     return 0
 
 
@@ -169,19 +177,12 @@ def _validate_frontier(args: argparse.Namespace) -> int:
     from .frontier_validation import frontier_points, summarize_frontier
 
     points = frontier_points(load_factors(args.profile))
-    if args.points:
-        points.to_csv(args.points, index=False)
     by = ["system", "model", "precision", "isl", "osl"] if args.by_scenario else ["system"]
-    summary = summarize_frontier(points, by)
-    if args.format != "table":
-        _print_frame(summary, args.format)
-        return 0
-    print(f"Modelled optimum vs the best measured stacks (profile '{args.profile}', IN-SAMPLE unless the profile "
-          "was fitted without these systems): at each measured Pareto point of measured_serving_points.csv, "
-          "model/measured output tokens/s/GPU at the same tokens/s/user. Out-of-sample: validate --cross.")
-    with pd.option_context("display.width", 200, "display.max_columns", 50):
-        print(summary.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
-    return 0
+    return _report(args, points, summarize_frontier(points, by),
+                   f"Modelled optimum vs the best measured stacks (profile '{args.profile}', IN-SAMPLE unless the "
+                   "profile was fitted without these systems): at each measured Pareto point of "
+                   "measured_serving_points.csv, model/measured output tokens/s/GPU at the same tokens/s/user. "
+                   "Out-of-sample: validate --cross.")
 
 
 def _validate_mtp(args: argparse.Namespace) -> int:
@@ -189,18 +190,10 @@ def _validate_mtp(args: argparse.Namespace) -> int:
     from .mtp_validation import mtp_gains, summarize_mtp_gains
 
     gains = mtp_gains(load_factors(args.profile))
-    if args.points:
-        gains.to_csv(args.points, index=False)
-    summary = summarize_mtp_gains(gains)
-    if args.format != "table":
-        _print_frame(summary, args.format)
-        return 0
-    print(f"MTP gain = TPOT without MTP / TPOT with MTP, per framework, on the aggregated configurations it measured "
-          f"both ways (measured_serving_points.csv), beside the model's gain for the same configurations (profile "
-          f"'{args.profile}': one calibrated acceptance for every stack).")
-    with pd.option_context("display.width", 200, "display.max_columns", 50):
-        print(summary.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
-    return 0
+    return _report(args, gains, summarize_mtp_gains(gains),
+                   "MTP gain = TPOT without MTP / TPOT with MTP, per framework, on the aggregated configurations it "
+                   "measured both ways (measured_serving_points.csv), beside the model's gain for the same "
+                   f"configurations (profile '{args.profile}': one calibrated acceptance for every stack).")
 
 
 def _validate_cross(args: argparse.Namespace) -> int:
