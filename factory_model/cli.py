@@ -193,7 +193,7 @@ def _validate_mtp(args: argparse.Namespace) -> int:
     return _report(args, gains, summarize_mtp_gains(gains),
                    "MTP gain = TPOT without MTP / TPOT with MTP, per framework, on the aggregated configurations it "
                    "measured both ways (measured_serving_points.csv), beside the model's gain for the same "
-                   f"configurations (profile '{args.profile}': one calibrated acceptance for every stack).")
+                   f"configurations (profile '{args.profile}': each stack's own calibrated acceptance).")
 
 
 def _validate_cross(args: argparse.Namespace) -> int:

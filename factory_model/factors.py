@@ -69,6 +69,18 @@ SERVING_PARAMETERS = (
     "draft_expert_reuse",
     "mtp_acceptance_per_output_doubling",
 )
+# Serving stacks (framework families) whose MTP realisation is calibrated on its own: ``mtp_acceptance_<stack>``
+# rows of a calibration profile (fitted where the stack measured MTP points). Absent, the stack takes the
+# default ``mtp_acceptance`` — which a level fit sets to the best calibrated stack's (the default model predicts
+# the best stack). A framework name maps to its family by its last word (dynamo-trtllm → trtllm,
+# mori-sglang → sglang).
+MTP_STACKS = ("trtllm", "sglang", "atom", "vllm")
+STACK_SERVING_PARAMETERS = tuple(f"mtp_acceptance_{s}" for s in MTP_STACKS)
+
+
+def stack_family(framework: str) -> str:
+    """Family of a serving framework name: its last dash-separated word (``dynamo-trtllm`` → ``trtllm``)."""
+    return str(framework or "").strip().lower().rsplit("-", 1)[-1]
 # Efficiency "precisions": the math an op runs in. w4a16 = 4-bit weights dequantized to 16-bit math;
 # w4a8 = 4-bit (MXFP4) weights with FP8 activations.
 EFFICIENCY_PRECISIONS = ("bf16", "fp8", "nvfp4", "w4a8", "w4a16", "*")
@@ -104,7 +116,7 @@ def read_factor_csv(path: Path, *, systems: set[str] | None = None) -> list[Fact
             where = f"{path.name} row {line}"
             op_class, parameter = raw["op_class"], raw["parameter"]
             if op_class == "serving":
-                if parameter not in SERVING_PARAMETERS:
+                if parameter not in SERVING_PARAMETERS + STACK_SERVING_PARAMETERS:
                     raise CatalogError(f"{where}: unknown serving parameter '{parameter}'")
             elif op_class not in OP_CLASSES:
                 raise CatalogError(f"{where}: unknown op_class '{op_class}'; known: {', '.join(OP_CLASSES)}")
@@ -182,6 +194,11 @@ class Factors:
     def serving(self, parameter: str) -> float:
         return self.serving_values[parameter][0]
 
+    def stack_serving(self, parameter: str, stack: str | None) -> float:
+        """``parameter`` as calibrated for a serving stack (``<parameter>_<family>``), else the default."""
+        own = f"{parameter}_{stack_family(stack)}" if stack else None
+        return self.serving_values[own][0] if own in self.serving_values else self.serving(parameter)
+
     def with_overrides(self, overrides: dict[tuple[str, str, str, str], float],
                        source: str = "override") -> "Factors":
         """A copy with rows (system, precision, op_class, parameter) set to new values (the fit, what-if).
@@ -203,7 +220,7 @@ class Factors:
     def with_serving(self, **values: float) -> "Factors":
         merged = dict(self.serving_values)
         for k, v in values.items():
-            if k not in SERVING_PARAMETERS:
+            if k not in SERVING_PARAMETERS + STACK_SERVING_PARAMETERS:
                 raise FactoryModelError(f"unknown serving parameter '{k}'")
             merged[k] = (float(v), "override")
         return replace(self, serving_values=merged)

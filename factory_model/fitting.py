@@ -17,8 +17,9 @@ predicted from what the others teach (``validate --cross``).
 What is fitted: for each weight op class (``gemm`` for dense models, ``moe`` for MoE models) and efficiency
 precision (fp8, nvfp4, w4a8, w4a16 …) that measured points exercise, its memory and compute fractions; the
 fixed latency per layer and per MoE kernel; the GEMM and MoE row ramps; all-reduce and all-to-all latencies;
-prefill-attention efficiency; and the serving parameters TTFT queue factor, MTP acceptance, EP load imbalance
-and two-batch-overlap share. Every factor is bounded to a stated physical range (BOUNDS, with the reason).
+prefill-attention efficiency; and the serving parameters TTFT queue factor, MTP acceptance (with its growth
+over output length and the drafts' expert reuse), EP load imbalance, two-batch-overlap share and the share of
+its modelled prefill rate a disaggregated prefill pool sustains. Every factor is bounded to a stated physical range (BOUNDS, with the reason).
 
 Method: bounded nonlinear least squares (scipy.optimize.least_squares, soft-L1 loss) on log(pred/measured) of
 TPOT (weight 1), output tokens/s/GPU (0.5; serving points, where disaggregated rate matching and MTP set it)
@@ -40,13 +41,14 @@ from scipy.optimize import least_squares
 
 from .catalog import DATA_DIR, Catalog, load_catalog
 from .errors import FactoryModelError
-from .factors import (CALIBRATION_DIR_NAME, FactorRow, Factors, load_factors, load_levels, write_factor_csv,
-                      UNCALIBRATED)
+from .factors import (CALIBRATION_DIR_NAME, MTP_STACKS, STACK_SERVING_PARAMETERS, FactorRow, Factors,
+                      UNCALIBRATED, load_factors, load_levels, stack_family, write_factor_csv)
 from .precision import resolve_precision
 from .reference import BENCHMARK_LENGTH_FACTOR, REFERENCE_PATH, load_reference, predict, select
 from .serving_reference import SERVING_REFERENCE_PATH, load_serving_reference, predict_serving, select_best
 from .validation import add_errors, summarize
 
+MIN_STACK_MTP_POINTS = 10  # MTP points a serving stack needs for its own acceptance
 MIN_GROUP_POINTS = 20  # a system x model x precision group needs this many configurations for its own factors
 TPOT_WEIGHT = 1.0
 TTFT_WEIGHT = 0.5
@@ -70,13 +72,16 @@ LOSS_SCALE = 0.1  # soft-L1 turns from quadratic to linear at ~10 % error
 #  * serving: MTP acceptance per draft token 0.3-0.95 (DeepSeek-V3: 85-90 % for the first); EP imbalance
 #    ≤ 0.3 per doubling; overlap share 0-1; draft expert reuse 0-1 (a share: 0 = drafts route independently,
 #    1 = every draft reuses its sequence's experts); MTP acceptance growth ≤ 0.1 per doubling of the output
-#    length (≤ +0.3 from 1k to 8k tokens).
+#    length (≤ +0.3 from 1k to 8k tokens); a disaggregated prefill pool sustains 20-100 % of the prefill rate
+#    its step time gives (AIC's 0.9 is the prior; the saturated measured points run at ~3k prompt tokens/s/GPU
+#    on H200, B200 and MI355X alike, well below the modelled compute-bound rate).
 BOUNDS = {"compute_fraction": (0.3, 0.9), "memory_fraction": (0.3, 0.95), "link_fraction": (0.05, 1.0),
           "fixed_latency_us": (0.0, 80.0), "latency_per_doubling_us": (0.0, 40.0),
           "half_efficiency_tokens": (0.0, 64.0),
           "ttft_queue_factor": (0.0, 1.0), "mtp_acceptance": (0.3, 0.95), "ep_imbalance_per_doubling": (0.0, 0.3),
           "moe_comm_overlap": (0.0, 1.0), "sequence_overhead_us": (0.0, 150.0),
-          "draft_expert_reuse": (0.0, 1.0), "mtp_acceptance_per_output_doubling": (0.0, 0.1)}
+          "draft_expert_reuse": (0.0, 1.0), "mtp_acceptance_per_output_doubling": (0.0, 0.1),
+          "disagg_prefill_rate_factor": (0.2, 1.0)}
 SPECIFIC_BOUNDS = {("attention_prefill", "compute_fraction"): (0.2, 0.75),
                    ("alltoall_scaleout", "fixed_latency_us"): (0.0, 200.0),
                    ("allreduce_scaleout", "fixed_latency_us"): (0.0, 100.0),
@@ -86,15 +91,21 @@ PRIOR_SIGMA = {"compute_fraction": 0.25, "memory_fraction": 0.25, "link_fraction
                "fixed_latency_us": 25.0, "latency_per_doubling_us": 10.0, "half_efficiency_tokens": 32.0,
                "ttft_queue_factor": 0.5, "mtp_acceptance": 0.3, "ep_imbalance_per_doubling": 0.1,
                "moe_comm_overlap": 0.5, "sequence_overhead_us": 50.0,
-               "draft_expert_reuse": 0.5, "mtp_acceptance_per_output_doubling": 0.05}
+               "draft_expert_reuse": 0.5, "mtp_acceptance_per_output_doubling": 0.05,
+               "disagg_prefill_rate_factor": 0.3}
 OFFSET_SIGMA = 0.3  # log-offset of a vendor or silicon group from the level above (≈ ±35 %)
 SERVING_WEIGHT = {"tpot": 1.0, "tput": 0.5, "ttft": 0.3}
+
+
+def _kind(parameter: str) -> str:
+    """A stack's own serving parameter (``mtp_acceptance_sglang``) has the range and prior of its kind."""
+    return "mtp_acceptance" if parameter in STACK_SERVING_PARAMETERS else parameter
 
 
 def bounds_of(precision: str, op_class: str, parameter: str) -> tuple[float, float]:
     """The physical range of one factor (see BOUNDS)."""
     return SPECIFIC_BOUNDS.get((op_class, parameter)) or SPECIFIC_BOUNDS.get((precision, parameter)) \
-        or BOUNDS[parameter]
+        or BOUNDS[_kind(parameter)]
 
 
 @dataclass(frozen=True)
@@ -147,7 +158,7 @@ class FitResult:
 
 def _prior(base: Factors, p: Parameter) -> float:
     if p.op_class == SERVING:
-        return base.serving(p.parameter)
+        return base.serving(_kind(p.parameter))
     return base.get(p.system if p.system != "*" else "*", p.precision, p.op_class, p.parameter)
 
 
@@ -226,10 +237,19 @@ def level_parameters(agg: pd.DataFrame, serving: pd.DataFrame, catalog: Catalog,
     add("*", "*", SERVING, "ttft_queue_factor")
     add("*", "*", SERVING, "sequence_overhead_us")
     if len(serving) and (serving["mtp"] > 0).any():
-        add("*", "*", SERVING, "mtp_acceptance")
+        # MTP realisation differs by stack (validate --mtp: H200 TensorRT-LLM gains 1.40x, SGLang 1.07x):
+        # one acceptance per stack with enough MTP points; the default becomes the best of them (_Levels.rows)
+        counts = serving.loc[serving["mtp"] > 0, "framework"].map(stack_family).value_counts()
+        stacks = [f for f in MTP_STACKS if counts.get(f, 0) >= MIN_STACK_MTP_POINTS]
+        for f in stacks:
+            add("*", "*", SERVING, f"mtp_acceptance_{f}")
+        if not stacks:
+            add("*", "*", SERVING, "mtp_acceptance")
         add("*", "*", SERVING, "draft_expert_reuse")
         if serving.loc[serving["mtp"] > 0, "osl"].nunique() > 1:
             add("*", "*", SERVING, "mtp_acceptance_per_output_doubling")
+    if len(serving) and (serving["serving"] == "disagg").any():
+        add("*", "*", SERVING, "disagg_prefill_rate_factor")
     if len(serving):
         add("*", "*", SERVING, "ep_imbalance_per_doubling")
         add("*", "*", SERVING, "moe_comm_overlap")
@@ -288,6 +308,9 @@ class _Levels:
             lo, hi = bounds_of(p.precision, p.op_class, p.parameter)
             level = p.system.split(":", 1)[1] if p.system.startswith("vendor:") else p.system
             fitted[(level, p.precision, p.op_class, p.parameter)] = float(np.clip(theta[g] * np.exp(offset), lo, hi))
+        own = [v for k, v in serving.items() if k in STACK_SERVING_PARAMETERS]
+        if own:  # the default model predicts the best stack: its MTP acceptance is the best calibrated one
+            serving["mtp_acceptance"] = max(own)
         return fitted, serving
 
     def apply(self, theta: np.ndarray) -> Factors:
@@ -340,7 +363,7 @@ def fit_levels(backend: str = "best", *, exclude_systems=(), catalog: Catalog | 
             lower.append(-1.5), upper.append(1.5), sigma.append(OFFSET_SIGMA)
         else:
             lo, hi = bounds_of(p.precision, p.op_class, p.parameter)
-            lower.append(lo), upper.append(hi), sigma.append(PRIOR_SIGMA[p.parameter])
+            lower.append(lo), upper.append(hi), sigma.append(PRIOR_SIGMA[_kind(p.parameter)])
     lower, upper, sigma = np.array(lower), np.array(upper), np.array(sigma)
 
     def residuals(theta):
@@ -395,7 +418,7 @@ def fit(backend: str = "best", *, reference: pd.DataFrame | None = None, catalog
     prior = np.array([_prior(base, p) for p in params])
     lower = np.array([bounds_of(p.precision, p.op_class, p.parameter)[0] for p in params])
     upper = np.array([bounds_of(p.precision, p.op_class, p.parameter)[1] for p in params])
-    sigma = np.array([PRIOR_SIGMA[p.parameter] for p in params])
+    sigma = np.array([PRIOR_SIGMA[_kind(p.parameter)] for p in params])
     measured_tpot = np.log(train["tpot_ms"].to_numpy())
     measured_ttft = np.log(train["ttft_ms"].to_numpy())
 
@@ -465,8 +488,12 @@ def profile_rows(result: FitResult, data_dir: Path | None = None) -> list[Factor
     fitted, serving = level_rows
     for key, value in fitted.items():
         rows.append(FactorRow(*key, value, f"{provenance}; level {key[0]}"))
+    own = {k: v for k, v in serving.items() if k in STACK_SERVING_PARAMETERS}
     for name, value in serving.items():
-        rows.append(FactorRow("*", "*", SERVING, name, value, provenance))
+        note = ""
+        if name == "mtp_acceptance" and own:
+            note = f"; the best calibrated stack's ({max(own, key=own.get)}): the default predicts the best stack"
+        rows.append(FactorRow("*", "*", SERVING, name, value, provenance + note))
     return rows
 
 

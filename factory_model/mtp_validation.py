@@ -6,7 +6,8 @@ and with MTP (same system, precision, isl, osl, layout and concurrency), the mea
     gain = TPOT without MTP / TPOT with MTP      (ms / ms; > 1: MTP made each user faster)
 
 is set beside the model's gain for the same configuration (serving.mtp_speculation: the calibrated draft count
-and one acceptance α for every stack). ``validate --mtp`` prints it per system and framework.
+and the acceptance α calibrated for that framework's stack, ``mtp_acceptance_<family>``). ``validate --mtp``
+prints it per system and framework.
 
 Why it is shown: the realised MTP gain depends on the stack. On H200 TensorRT-LLM measured 1.14-1.88x and
 SGLang 0.94-1.15x; on MI355X ATOM measured 1.33-2.03x. One global α fits their mixture, so the model

@@ -24,6 +24,7 @@ from .power import Power, resolve_power
 from .precision import resolve_precision
 from .search import SearchOptions, empty_table, search, table_length, take
 from .serving import NO_SPECULATION, Speculation, mtp_speculation
+from .stacks import stack_of
 
 POWER_COLUMNS = ["tokens_per_s_per_mw", "total_tokens_per_s_per_mw", "tokens_per_s_per_facility",
                  "joules_per_output_token", "joules_per_total_token"]
@@ -50,11 +51,15 @@ def power_columns(table, power: Power) -> dict[str, np.ndarray]:
 
 
 def speculation_options(model, factors: Factors, mtp_tokens: int | str = 0,
-                        mtp_acceptance: float | None = None) -> tuple[Speculation, tuple]:
-    """(speculation, further settings searched beside it) for ``mtp_tokens`` = n, 0 or ``"auto"``."""
+                        mtp_acceptance: float | None = None,
+                        stacks: tuple[str, ...] = ()) -> tuple[Speculation, tuple]:
+    """(speculation, further settings searched beside it) for ``mtp_tokens`` = n, 0 or ``"auto"``.
+
+    The calibrated acceptance is the best of ``stacks`` (the frameworks that run on the system), see
+    serving.mtp_speculation."""
     if isinstance(mtp_tokens, str):
         if mtp_tokens.strip().lower() in ("auto", "best"):
-            mtp = mtp_speculation(model, factors)
+            mtp = mtp_speculation(model, factors, stacks=stacks)
             return NO_SPECULATION, ((mtp,) if mtp.draft_tokens else ())
         if mtp_tokens.strip().lower() in ("off", "none", ""):
             return NO_SPECULATION, ()
@@ -73,7 +78,10 @@ def speculation_options(model, factors: Factors, mtp_tokens: int | str = 0,
     if n == 0:
         return NO_SPECULATION, ()
     calibrated = mtp_acceptance is None  # the calibrated acceptance grows with output length; a given one does not
-    acceptance = factors.serving("mtp_acceptance") if calibrated else mtp_acceptance
+    acceptance = mtp_acceptance
+    if calibrated:  # the best calibrated stack's on this system (a model without MTP heads: the default)
+        shipped = mtp_speculation(model, factors, stacks=stacks)
+        acceptance = shipped.acceptance if shipped.draft_tokens else factors.serving("mtp_acceptance")
     try:
         acceptance = float(acceptance)
     except (TypeError, ValueError):
@@ -127,7 +135,8 @@ def frontier(system: str, model: str, precision: str, isl: int, osl: int, *, ser
     opts = (economics or economics_options()).validated()
     if ttft_max_s is None:
         ttft_max_s = factors.serving("ttft_limit_s")
-    speculation, also = speculation_options(model_, factors, mtp_tokens, mtp_acceptance)
+    speculation, also = speculation_options(model_, factors, mtp_tokens, mtp_acceptance,
+                                            stacks=stack_of(sys_).frameworks)
     search_options = SearchOptions(serving=serving, speculation=speculation, max_gpus=max_gpus,
                                    also_speculation=also, max_unit_gpus=max(int(power.gpus), 1))
     notes = []

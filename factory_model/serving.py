@@ -52,7 +52,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import FactoryModelError
-from .factors import Factors
+from .factors import Factors, stack_family
 from .memory import max_batch_per_rank, mtp_weight_bytes_per_gpu
 from .parallelism import Layout
 from .step_time import StepModel, step_time
@@ -105,15 +105,27 @@ class Speculation:
 NO_SPECULATION = Speculation()
 
 
-def mtp_speculation(model, factors: Factors, precision_id: str = "") -> Speculation:
+def mtp_speculation(model, factors: Factors, precision_id: str = "", stack: str | None = None,
+                    stacks: tuple[str, ...] = ()) -> Speculation:
     """The calibrated MTP setting of a model that ships MTP heads (``mtp_layers`` > 0), else none.
 
     Draft tokens and acceptance are serving parameters (data/serving.yaml; the acceptance is fitted to the
-    measured MTP points of data/reference/measured_serving_points.csv by ``python -m factory_model fit``).
+    measured MTP points of data/reference/measured_serving_points.csv by ``python -m factory_model fit``, one
+    per serving stack with enough MTP points: ``mtp_acceptance_<family>``). ``stack`` (a framework name): that
+    stack's own acceptance where the profile has one. ``stacks`` (the frameworks with public recipes on a
+    system, data/serving_stacks.yaml): the best of their calibrated acceptances — the default model predicts
+    the best stack that runs there. Neither, or none calibrated: ``mtp_acceptance``, which a fit sets to the
+    best calibrated stack's.
     """
     if not getattr(model, "mtp_layers", 0):
         return NO_SPECULATION
-    return Speculation(int(round(factors.serving("mtp_draft_tokens"))), factors.serving("mtp_acceptance"),
+    if stack:
+        acceptance = factors.stack_serving("mtp_acceptance", stack)
+    else:
+        own = [factors.serving_values[k][0] for k in {f"mtp_acceptance_{stack_family(s)}" for s in stacks}
+               if k in factors.serving_values]
+        acceptance = max(own) if own else factors.serving("mtp_acceptance")
+    return Speculation(int(round(factors.serving("mtp_draft_tokens"))), acceptance,
                        factors.serving("mtp_acceptance_per_output_doubling"))
 
 

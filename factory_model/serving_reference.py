@@ -13,10 +13,14 @@ model's terms:
 * **reruns**: a configuration measured on several dates keeps its latest run (reruns drift with software).
 
 Config-level predictions (:func:`predict_serving`): aggregated rows through ``serving.aggregated`` at the
-row's layout and concurrency; disaggregated rows through the decode workers at the row's per-rank batch
-(``concurrency / (decode_workers · decode dp)``) and the prefill workers' rate, combined by Little's law and
-capped by the prefill pool: ``output tok/s = min(C · osl / (TTFT + (osl − 1) · TPOT), x · R_p · osl)``.
-MTP rows use the model's MTP speculation (serving.mtp_speculation).
+row's layout and concurrency; disaggregated rows through the decode workers and the prefill workers' rate
+R = x · R_p, combined by Little's law and capped by the prefill pool:
+``output tok/s = min(C · osl / (TTFT + (osl − 1) · TPOT), R · osl)``. The decode batch is every client's
+sequence while prefill keeps up; once R caps the arrivals, decode holds b = R · (osl − 1) · TPOT(b) < C
+sequences (:func:`decode_running`) and the other clients queue in front of prefill, adding their wait
+(C − b − R · TTFT₀) / R to the TTFT.
+MTP rows use the model's MTP speculation (serving.mtp_speculation) with their stack's own calibrated
+acceptance where the profile has one.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import pandas as pd
 
 from .catalog import DATA_DIR, Catalog, load_catalog
 from .errors import FactoryModelError
-from .factors import Factors
+from .factors import Factors, stack_family
 from .pareto import pareto_mask
 from .parallelism import Layout, invalid_reasons
 from .precision import resolve_precision
@@ -84,6 +88,42 @@ def _take(layout: Layout, idx) -> Layout:
     return Layout(layout.tp[idx], layout.ep[idx], layout.dp[idx], layout.pp[idx])
 
 
+def decode_running(tpot_of, concurrency, prefill_rate, osl, grid_points: int = 12) -> np.ndarray:
+    """Sequences in the decode pool of a closed-loop disaggregated benchmark (all of them, in total).
+
+    Every one of C clients is either decoding, being prefilled or queued. Decode holds a request for
+    (osl − 1) steps, so by Little's law it holds b = λ · (osl − 1) · TPOT(b) sequences at arrival rate λ.
+    While the prefill pool keeps up, λ is set by the clients and b ≈ C; once the prefill rate R caps λ,
+    b solves b = R · (osl − 1) · TPOT(b) < C and the rest of the clients wait in front of prefill (the
+    measured saturated points: TTFT of tens of seconds while ~half of C decode). ``tpot_of(b, rows)`` is the
+    decode TPOT (s) of those rows (indices may repeat) at b sequences in total; b is found for the capped
+    rows by two grid passes in log b and linear interpolation of log(R · (osl − 1) · TPOT(b)) − log b.
+    """
+    conc = np.asarray(concurrency, dtype=float)
+    rate = np.asarray(prefill_rate, dtype=float)
+    steps = np.maximum(np.asarray(osl, dtype=float) - 1.0, 1.0)
+    everyone = np.arange(len(conc))
+    out = conc.copy()
+    fed = rate * steps * tpot_of(conc, everyone)  # sequences the prefill rate sustains at b = C
+    capped = np.flatnonzero(fed < conc)
+    if len(capped):
+        # the root lies between b = 1 and the first fixed-point iterate fed(C) < C (TPOT grows with b):
+        # two vectorised grid passes in log b, each narrowing the bracket to one grid cell
+        lo, hi = np.zeros(len(capped)), np.log(np.clip(fed[capped], 1.0, conc[capped]))
+        rows = np.repeat(capped, grid_points)
+        for _ in range(2):
+            x = lo[:, None] + (hi - lo)[:, None] * np.linspace(0.0, 1.0, grid_points)[None, :]
+            b = np.exp(x)
+            gap = np.log(rate[rows] * steps[rows] * tpot_of(b.ravel(), rows)).reshape(b.shape) - x
+            k = np.clip((gap >= 0.0).sum(axis=1) - 1, 0, grid_points - 2)  # gap falls with b: last cell ≥ 0
+            at = np.arange(len(capped))
+            g0, g1 = gap[at, k], gap[at, k + 1]
+            lo, hi = x[at, k], x[at, k + 1]
+            root = np.where(g0 > g1, lo + (hi - lo) * np.clip(g0 / np.where(g0 > g1, g0 - g1, 1.0), 0.0, 1.0), lo)
+        out[capped] = np.minimum(np.exp(root), conc[capped])
+    return out
+
+
 def predict_serving(frame: pd.DataFrame, factors: Factors, catalog: Catalog | None = None,
                     length_factor: float = BENCHMARK_LENGTH_FACTOR) -> pd.DataFrame:
     """Add ``pred_ttft_ms``, ``pred_tpot_ms``, ``pred_output_tokens_per_s_per_gpu`` and ``pred_reason``."""
@@ -107,9 +147,13 @@ def predict_serving(frame: pd.DataFrame, factors: Factors, catalog: Catalog | No
         if (bad != "").any():  # evaluate a harmless layout there; the row keeps its reason and no prediction
             ok = bad == ""
             engine = Layout(*(np.where(ok, a, 1) for a in (engine.tp, engine.ep, engine.dp, engine.pp)))
-        for mtp_on in (False, True):
-            sel = (g["mtp"].to_numpy() > 0) == mtp_on
-            spec = mtp_speculation(model, factors, precision_id) if mtp_on else NO_SPECULATION
+        # MTP rows take their own stack's calibrated acceptance where the profile has one
+        mtp_rows = g["mtp"].to_numpy() > 0
+        family = g["framework"].map(stack_family).to_numpy(str) if "framework" in g else np.full(len(g), "")
+        settings = [(~mtp_rows, NO_SPECULATION)] + [
+            (mtp_rows & (family == f), mtp_speculation(model, factors, precision_id, stack=f))
+            for f in np.unique(family[mtp_rows])]
+        for sel, spec in settings:
             agg = sel & (g["serving"].to_numpy() == "agg")
             if agg.any():
                 r = aggregated(sm, factors, _take(engine, agg), conc[agg], isl[agg], osl[agg], spec)
@@ -121,9 +165,7 @@ def predict_serving(frame: pd.DataFrame, factors: Factors, catalog: Catalog | No
             if dis.any():
                 gd = g[dis]
                 dec = _take(engine, dis)
-                workers = gd["decode_workers"].to_numpy(float)
-                batch = conc[dis] / (workers * dec.dp)
-                d = decode_workers(sm, dec, batch, isl[dis], osl[dis], spec)
+                ranks = gd["decode_workers"].to_numpy(float) * dec.dp
                 pre = _take(_take(lay["prefill"], idx), dis)
                 pre_bad = invalid_reasons(model, pre)
                 if (pre_bad != "").any():
@@ -134,18 +176,25 @@ def predict_serving(frame: pd.DataFrame, factors: Factors, catalog: Catalog | No
                 per_rank = np.clip(conc[dis] / (gd["prefill_workers"].to_numpy(float) * pre.dp), 1.0,
                                    np.floor(budget / isl[dis]))
                 p = prefill_workers(sm, pre, isl[dis], per_rank)
+                rate = factors.serving("disagg_prefill_rate_factor") * gd["prefill_workers"].to_numpy(float) \
+                    * p["prefill_requests_per_s"]
+                isl_d, osl_d = isl[dis], osl[dis]
+                running = decode_running(lambda b, rows: decode_workers(
+                    sm, _take(dec, rows), b / ranks[rows], isl_d[rows], osl_d[rows], spec)["tpot_s"],
+                    conc[dis], rate, osl_d)
+                d = decode_workers(sm, dec, running / ranks, isl[dis], osl[dis], spec)
                 t_first = factors.serving("disagg_ttft_factor") * p["prefill_batch_s"]
+                # requests neither decoding nor being prefilled wait in the prefill queue, served at `rate`
+                queued = np.maximum(conc[dis] - running - rate * t_first, 0.0)
                 request_s = t_first + (osl[dis] - 1.0) * d["tpot_s"]
                 little = conc[dis] * osl[dis] / request_s
-                cap = factors.serving("disagg_prefill_rate_factor") * gd["prefill_workers"].to_numpy(float) \
-                    * p["prefill_requests_per_s"] * osl[dis]
                 gpus = gd["gpus"].to_numpy(float)
                 pos = idx[dis]
-                ttft[pos], tpot[pos] = t_first * 1e3, d["tpot_s"] * 1e3
-                tput[pos] = np.minimum(little, cap) / gpus
+                ttft[pos], tpot[pos] = (t_first + queued / rate) * 1e3, d["tpot_s"] * 1e3
+                tput[pos] = np.minimum(little, rate * osl[dis]) / gpus
                 mem = memory_limits(sm, factors, dec, isl[dis], osl[dis])
-                reason[pos] = np.where(mem["max_batch_per_rank"] < batch * 0.999, "decode batch exceeds KV memory",
-                                       "")
+                reason[pos] = np.where(mem["max_batch_per_rank"] < running / ranks * 0.999,
+                                       "decode batch exceeds KV memory", "")
         reason[idx] = np.where(bad != "", bad, reason[idx])
         for arr in (ttft, tpot, tput):
             arr[idx] = np.where(bad != "", np.nan, arr[idx])

@@ -2,7 +2,9 @@
 
 The search (search.py) only offers deployments whose features the system's stack has: DP attention, expert
 parallelism, disaggregated prefill/decode, MTP, and engines up to ``max_gpus_per_instance`` GPUs. Systems not
-listed have every feature. A user-defined copy of a system keeps the stack of the system it came from.
+listed have every feature. ``frameworks`` names the stacks with public recipes there; the calibrated MTP
+acceptance a frontier uses is the best of theirs (serving.mtp_speculation), of every stack where none is
+named. A user-defined copy of a system keeps the stack of the system it came from.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class StackFeatures:
     disaggregated: bool = True
     mtp: bool = True
     max_gpus_per_instance: int | None = None
+    frameworks: tuple[str, ...] = ()  # the stacks with public recipes there; () = any (their best MTP is used)
     source: str = ""
 
     def missing(self) -> list[str]:
@@ -41,7 +44,7 @@ def load_stacks(data_dir: str | None = None) -> dict[str, StackFeatures]:
         where = f"{path.name}: {system}"
         if not isinstance(entry, dict) or not entry.get("source"):
             raise CatalogError(f"{where}: needs a source")
-        unknown = set(entry) - set(FEATURES) - {"max_gpus_per_instance", "source"}
+        unknown = set(entry) - set(FEATURES) - {"max_gpus_per_instance", "frameworks", "source"}
         if unknown:
             raise CatalogError(f"{where}: unknown keys {sorted(unknown)}")
         for f in FEATURES:
@@ -50,8 +53,12 @@ def load_stacks(data_dir: str | None = None) -> dict[str, StackFeatures]:
         cap = entry.get("max_gpus_per_instance")
         if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < 1):
             raise CatalogError(f"{where}.max_gpus_per_instance: expected a whole number >= 1")
+        frameworks = entry.get("frameworks", [])
+        if not isinstance(frameworks, list) or not all(isinstance(x, str) and x.strip() for x in frameworks):
+            raise CatalogError(f"{where}.frameworks: expected a list of framework names")
         out[str(system)] = StackFeatures(**{f: entry.get(f, True) for f in FEATURES},
-                                         max_gpus_per_instance=cap, source=str(entry["source"]))
+                                         max_gpus_per_instance=cap, frameworks=tuple(frameworks),
+                                         source=str(entry["source"]))
     return out
 
 

@@ -72,9 +72,10 @@ else:
 
 st.subheader("MTP: what each stack measured, and what the model says")
 st.caption("Gain = TPOT without MTP / TPOT with MTP, on the aggregated configurations one framework measured both "
-           "ways (measured_serving_points.csv), beside the model's gain for the same configurations. The model has "
-           "one calibrated acceptance for every stack; the measured gain depends on the stack and falls as the batch "
-           "grows (columns ≤ 8 and ≥ 32: concurrency). `python -m factory_model validate --mtp`.")
+           "ways (measured_serving_points.csv), beside the model's gain for the same configurations. The model "
+           "calibrates one acceptance per stack (TensorRT-LLM, SGLang, ATOM) and frontiers use the best stack that "
+           "runs on the system; the measured gain also falls as the batch grows (columns ≤ 8 and ≥ 32: "
+           "concurrency). `python -m factory_model validate --mtp`.")
 mtp = mtp_table()
 # the batch trend is the finding, so those columns stay in view at 1280 px; the spread is in the CLI/CSV
 labels = {"measured_gain_median": "measured", "model_gain_median": "model",

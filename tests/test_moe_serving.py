@@ -281,3 +281,42 @@ def test_validate_frontier_and_cross_show_cli():
                            capture_output=True, text=True, timeout=60)
     assert shown.returncode == 0, shown.stderr
     assert "leave-one-system-out" in shown.stdout
+
+
+def test_prefill_capped_decode_pool_holds_the_littles_law_batch():
+    """Hand calculation: with TPOT(b) = 1 ms · √b, prefill rate R and 1,001-token outputs, decode holds
+    b = R · 1000 · 0.001 · √b sequences, so b = R² (400 at R = 20/s, 900 at 30/s, 25 at 5/s); with
+    R = 100/s it could feed 10,000 but only C = 100 clients exist, so b = C."""
+    from factory_model.serving_reference import decode_running
+    rate = np.array([20.0, 30.0, 5.0, 100.0])
+    conc = np.array([2048.0, 2048.0, 2048.0, 100.0])
+    b = decode_running(lambda b, rows: 1e-3 * np.sqrt(b), conc, rate, np.full(4, 1001.0))
+    assert b == pytest.approx([400.0, 900.0, 25.0, 100.0], rel=2e-3)
+
+
+def test_saturated_disaggregated_points_queue_in_front_of_prefill():
+    """InferenceX's MI355X FP8 1k/1k disaggregated run at 2,048 clients (one 8-GPU prefill engine, one
+    DP-attention EP8 decode engine) waited 51 s for the first token while tokens/s × TPOT says only ~900 sequences
+    were decoding. The model must put the excess in the prefill queue: a TTFT of seconds (not the ~0.2 s of an
+    idle prefill engine), and fewer sequences decoding than clients, so its TPOT is that of the smaller batch."""
+    from factory_model.serving_reference import load_serving_reference, predict_serving
+    ref = load_serving_reference()
+    rows = ref[(ref["system"] == "mi355x") & (ref["serving"] == "disagg") & (ref["concurrency"] == 2048)
+               & (ref["isl"] == 1024) & (ref["osl"] == 1024) & (ref["precision"] == "fp8") & (ref["mtp"] == 0)
+               & (ref["decode_ep"] == 8) & (ref["prefill_gpus"] == 8)]
+    assert len(rows) >= 1 and (rows["ttft_ms"] > 40_000).all()
+    pred = predict_serving(rows, load_factors())
+    assert (pred["pred_ttft_ms"] > 5_000).all(), pred[["pred_ttft_ms"]]
+    decoding = pred["pred_output_tokens_per_s_per_gpu"] * pred["gpus"] * pred["pred_tpot_ms"] / 1e3
+    assert (decoding < 0.9 * rows["concurrency"]).all(), decoding
+
+
+def test_serving_stacks_frameworks_must_be_a_list_of_names(tmp_path):
+    from factory_model.errors import CatalogError
+    from factory_model.stacks import load_stacks
+    (tmp_path / "serving_stacks.yaml").write_text('x:\n  frameworks: sglang\n  source: "s"\n')
+    with pytest.raises(CatalogError, match="frameworks: expected a list"):
+        load_stacks(str(tmp_path))
+    (tmp_path / "serving_stacks.yaml").write_text('x:\n  frameworks: [sglang, atom]\n  source: "s"\n')
+    load_stacks.cache_clear()
+    assert load_stacks(str(tmp_path))["x"].frameworks == ("sglang", "atom")

@@ -51,3 +51,42 @@ def test_validate_mtp_cli():
     assert "MTP gain" in run() and "trtllm" in run()
     rows = json.loads(run("--format", "json"))
     assert {"system", "framework", "measured_gain_median", "model_gain_median"} <= set(rows[0])
+
+
+def test_each_stack_gets_its_own_acceptance_and_frontiers_use_the_best_that_runs_there():
+    """Hand-set acceptances: a framework takes its family's (dynamo-sglang → sglang); a system's frontier takes
+    the best of the stacks with recipes there (MI325X: SGLang only); a family without its own value, or no
+    stack at all, takes the default."""
+    from factory_model.catalog import load_catalog
+    from factory_model.scenario import speculation_options
+    from factory_model.serving import mtp_speculation
+    from factory_model.stacks import stack_of
+    catalog = load_catalog()
+    model = catalog.model("deepseek-r1")
+    f = load_factors("uncalibrated").with_serving(mtp_acceptance=0.5, mtp_acceptance_trtllm=0.62,
+                                                  mtp_acceptance_sglang=0.41)
+    assert mtp_speculation(model, f, stack="dynamo-sglang").acceptance == 0.41
+    assert mtp_speculation(model, f, stack="trtllm").acceptance == 0.62
+    assert mtp_speculation(model, f, stack="vllm").acceptance == 0.5
+    assert mtp_speculation(model, f, stacks=("sglang", "mori-sglang")).acceptance == 0.41
+    assert mtp_speculation(model, f, stacks=("sglang", "trtllm")).acceptance == 0.62
+    assert mtp_speculation(model, f).acceptance == 0.5
+    mi325x = stack_of(catalog.system("mi325x")).frameworks
+    main, also = speculation_options(model, f, "auto", stacks=mi325x)  # "auto": no MTP, and MTP searched beside
+    assert main.draft_tokens == 0 and also[0].acceptance == 0.41
+    fixed, _ = speculation_options(model, f, 3, stacks=mi325x)
+    assert fixed.acceptance == 0.41
+
+
+def test_the_fitted_profile_orders_stacks_as_measured_and_defaults_to_the_best():
+    """validate --mtp: on H200 TensorRT-LLM measured a 1.40x MTP gain, SGLang 1.07x. With one acceptance per
+    stack the model's gains must keep that order, and the default acceptance (what a frontier on a system
+    without a named stack uses) is the best calibrated stack's."""
+    f = load_factors()
+    own = {k: v for k, (v, _) in f.serving_values.items() if k.startswith("mtp_acceptance_")
+           and k != "mtp_acceptance_per_output_doubling"}
+    assert {"mtp_acceptance_trtllm", "mtp_acceptance_sglang"} <= set(own)
+    assert f.serving("mtp_acceptance") == max(own.values())
+    summary = summarize_mtp_gains(mtp_gains(f))
+    h200 = summary[summary["system"] == "h200-sxm"].set_index("framework")["model_gain_median"]
+    assert h200["trtllm"] > h200["sglang"]
