@@ -180,6 +180,10 @@ def frontier(system: str, model: str, precision: str, isl: int, osl: int, *, ser
             notes.append(f"speculative decoding{' (auto: searched with and without)' if also else ''}: "
                          f"{spec.draft_tokens} draft tokens at acceptance {float(spec.acceptance_at(osl)):.2g} → "
                          f"{float(spec.tokens_per_step_at(osl)):.2f} tokens per step")
+            if spec.draft_tokens_dp_attention:
+                dp = spec.with_attention(True)
+                notes.append(f"with attention data parallelism, as its stack's recipe: {dp.draft_tokens} draft "
+                             f"token(s) → {float(dp.tokens_per_step_at(osl)):.2f} tokens per step")
     if np.isfinite(ttft_max_s):
         notes.append(f"TTFT ≤ {ttft_max_s:g} s")
     frame.attrs.update({"reason": reason, "kw_per_gpu": power.kw_per_gpu, "power_basis": power.basis,

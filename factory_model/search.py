@@ -186,16 +186,24 @@ def search(catalog: Catalog, factors: Factors, system_id: str, model_id: str, pr
     unit_cap = min(MAX_UNIT_GPUS, options.max_unit_gpus or MAX_UNIT_GPUS)
     frames = []
     speculations = [sp for sp in options.speculations if stack.mtp or not sp.draft_tokens] or [NO_SPECULATION]
-    for spec in speculations:
-        lim = limit
+    runs = []  # (speculation, layouts it runs on): a recipe may draft fewer tokens with attention DP
+    for sp in speculations:
+        if sp.draft_tokens and sp.draft_tokens_dp_attention:
+            runs += [(sp.with_attention(False), layouts.dp == 1), (sp.with_attention(True), layouts.dp > 1)]
+        else:
+            runs.append((sp, np.ones(len(layouts), dtype=bool)))
+    for spec, where in runs:
+        if not where.any():
+            continue
+        lays, lim = _subset(layouts, where), limit[where]
         if spec.draft_tokens:  # the MTP module's weights and the (n + 1)-token verify budget shrink the batch
-            mem_s = memory_limits(sm, factors, layouts, float(isl), float(osl), spec)
+            mem_s = memory_limits(sm, factors, lays, float(isl), float(osl), spec)
             lim = np.minimum(np.minimum(mem_s["max_batch_per_rank"], factors.serving("max_batch_per_rank")),
-                             budget * layouts.pp / spec.query_tokens)
+                             budget * lays.pp / spec.query_tokens)
         ok = lim >= 1
         if not ok.any():
             continue
-        lay, lim = _subset(layouts, ok), lim[ok]
+        lay, lim = _subset(lays, ok), lim[ok]
         if options.serving in ("agg", "best"):
             frames.append(_aggregated(sm, factors, lay, lim, isl, osl, spec))
         if options.serving in ("disagg", "best") and stack.disaggregated:

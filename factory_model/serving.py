@@ -47,14 +47,15 @@ Token bases: "output" counts generated tokens only; "total" counts input + outpu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .errors import FactoryModelError
-from .factors import Factors, stack_family
+from .factors import MTP_STACKS, Factors, stack_family
 from .memory import max_batch_per_rank, mtp_weight_bytes_per_gpu
 from .parallelism import Layout
+from .stacks import MtpRecipe, mtp_recipe
 from .step_time import StepModel, step_time
 
 
@@ -75,10 +76,18 @@ class Speculation:
     draft_tokens: int = 0
     acceptance: float = 0.0
     acceptance_per_output_doubling: float = 0.0
+    draft_tokens_dp_attention: int = 0  # a recipe's count with attention data parallelism; 0 = draft_tokens
 
     def __post_init__(self):
-        if self.draft_tokens < 0 or not 0.0 <= self.acceptance <= 1.0:
+        if self.draft_tokens < 0 or self.draft_tokens_dp_attention < 0 or not 0.0 <= self.acceptance <= 1.0:
             raise FactoryModelError("speculation needs draft tokens >= 0 and an acceptance rate in [0, 1]")
+
+    def with_attention(self, dp_attention: bool) -> "Speculation":
+        """The setting a deployment with (or without) attention data parallelism runs: a recipe may draft
+        fewer tokens there (TensorRT-LLM: 1 with DP attention, 3 without)."""
+        if dp_attention and self.draft_tokens and self.draft_tokens_dp_attention:
+            return replace(self, draft_tokens=self.draft_tokens_dp_attention, draft_tokens_dp_attention=0)
+        return replace(self, draft_tokens_dp_attention=0) if self.draft_tokens_dp_attention else self
 
     @property
     def tokens_per_step(self) -> float:
@@ -114,19 +123,25 @@ def mtp_speculation(model, factors: Factors, precision_id: str = "", stack: str 
     per serving stack with enough MTP points: ``mtp_acceptance_<family>``). ``stack`` (a framework name): that
     stack's own acceptance where the profile has one. ``stacks`` (the frameworks with public recipes on a
     system, data/serving_stacks.yaml): the best of their calibrated acceptances — the default model predicts
-    the best stack that runs there. Neither, or none calibrated: ``mtp_acceptance``, which a fit sets to the
-    best calibrated stack's.
+    the best stack that runs there, with that stack's recipe. Neither: the best calibrated stack of all. None
+    calibrated: ``mtp_acceptance`` and the default draft count.
     """
     if not getattr(model, "mtp_layers", 0):
         return NO_SPECULATION
+    default_n = int(round(factors.serving("mtp_draft_tokens")))
+    family = stack_family(stack) if stack else None
     if stack:
         acceptance = factors.stack_serving("mtp_acceptance", stack)
     else:
-        own = [factors.serving_values[k][0] for k in {f"mtp_acceptance_{stack_family(s)}" for s in stacks}
-               if k in factors.serving_values]
-        acceptance = max(own) if own else factors.serving("mtp_acceptance")
-    return Speculation(int(round(factors.serving("mtp_draft_tokens"))), acceptance,
-                       factors.serving("mtp_acceptance_per_output_doubling"))
+        names = {stack_family(s) for s in stacks} if stacks else set(MTP_STACKS)
+        own = {f: factors.serving_values[f"mtp_acceptance_{f}"][0] for f in sorted(names)
+               if f"mtp_acceptance_{f}" in factors.serving_values}
+        family = max(own, key=own.get) if own else None
+        acceptance = own[family] if own else factors.serving("mtp_acceptance")
+    recipe = mtp_recipe(family) if family else MtpRecipe()
+    n, n_dp = recipe.draft_tokens_for(False, default_n), recipe.draft_tokens_for(True, default_n)
+    return Speculation(n, acceptance, factors.serving("mtp_acceptance_per_output_doubling"),
+                       draft_tokens_dp_attention=n_dp if n_dp != n else 0)
 
 
 def draft_pass_s(sm: StepModel, layout: Layout, sequences, context) -> np.ndarray:

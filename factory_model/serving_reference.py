@@ -20,7 +20,8 @@ sequence while prefill keeps up; once R caps the arrivals, decode holds b = R ·
 sequences (:func:`decode_running`) and the other clients queue in front of prefill, adding their wait
 (C − b − R · TTFT₀) / R to the TTFT.
 MTP rows use the model's MTP speculation (serving.mtp_speculation) with their stack's own calibrated
-acceptance where the profile has one.
+acceptance where the profile has one and the draft count of its recipe (data/mtp_recipes.yaml: TensorRT-LLM
+drafts 1 token with attention data parallelism, 3 without).
 """
 
 from __future__ import annotations
@@ -147,12 +148,15 @@ def predict_serving(frame: pd.DataFrame, factors: Factors, catalog: Catalog | No
         if (bad != "").any():  # evaluate a harmless layout there; the row keeps its reason and no prediction
             ok = bad == ""
             engine = Layout(*(np.where(ok, a, 1) for a in (engine.tp, engine.ep, engine.dp, engine.pp)))
-        # MTP rows take their own stack's calibrated acceptance where the profile has one
+        # MTP rows take their own stack's calibrated acceptance where the profile has one, and the draft count
+        # its recipe runs with or without attention data parallelism (data/mtp_recipes.yaml)
         mtp_rows = g["mtp"].to_numpy() > 0
         family = g["framework"].map(stack_family).to_numpy(str) if "framework" in g else np.full(len(g), "")
+        dp_on = engine.dp > 1
         settings = [(~mtp_rows, NO_SPECULATION)] + [
-            (mtp_rows & (family == f), mtp_speculation(model, factors, precision_id, stack=f))
-            for f in np.unique(family[mtp_rows])]
+            (mtp_rows & (family == f) & (dp_on == d),
+             mtp_speculation(model, factors, precision_id, stack=f).with_attention(bool(d)))
+            for f in np.unique(family[mtp_rows]) for d in (False, True)]
         for sel, spec in settings:
             agg = sel & (g["serving"].to_numpy() == "agg")
             if agg.any():

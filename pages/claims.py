@@ -1,6 +1,7 @@
 """Claims & validation page: the seed articles' claims beside the model's values (with assumptions), and the
 model's predictions against the measured reference points."""
 
+import pandas as pd
 import streamlit as st
 
 from factory_model.claims import evaluate_claims
@@ -65,7 +66,15 @@ from factory_model import accuracy  # noqa: E402
 
 oos = accuracy.load_out_of_sample()
 if len(oos):
-    st.dataframe(oos, hide_index=True, width="stretch")
+    # the command that wrote each row goes in the caption, so the figures fit 1280 px without scrolling
+    commands = sorted(set(oos["command"].dropna())) if "command" in oos else []
+    if commands:
+        st.caption("Written by " + " and ".join(f"`{c}`" for c in commands) + ".")
+    short = {"median_abs_error_pct": "median |error| %", "median_ratio": "median model/measured",
+             "share_within_0_75_1_5": "in [0.75, 1.5]", "share_within_0_85_1_25": "in [0.85, 1.25]"}
+    st.dataframe(oos.drop(columns=["command"], errors="ignore"), hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(label, format="%.2f") for c, label in short.items()
+                                if c in oos})
 else:
     st.info(f"{accuracy.NO_BAND.capitalize()}: data/validation/out_of_sample.csv has not been written, so the "
             "frontier charts show no uncertainty band.")
@@ -81,6 +90,9 @@ mtp = mtp_table()
 labels = {"measured_gain_median": "measured", "model_gain_median": "model",
           "measured_gain_small_batch": "measured ≤ 8", "model_gain_small_batch": "model ≤ 8",
           "measured_gain_large_batch": "measured ≥ 32", "model_gain_large_batch": "model ≥ 32"}
-st.dataframe(mtp, hide_index=True, width="stretch",
-             column_config={c: (st.column_config.NumberColumn(labels[c], format="%.2f") if c in labels else None)
-                            for c in mtp.columns if c not in ("system", "framework", "pairs")})
+# a stack with no pair in a batch range shows "no pairs", not an empty number
+shown = mtp.assign(**{c: mtp[c].map(lambda v: f"{v:.2f}" if pd.notna(v) else "no pairs") for c in labels
+                      if c in mtp})
+st.dataframe(shown, hide_index=True, width="stretch",
+             column_config={c: (st.column_config.TextColumn(labels[c]) if c in labels else None)
+                            for c in shown.columns if c not in ("system", "framework", "pairs")})

@@ -55,8 +55,8 @@ def test_validate_mtp_cli():
 
 def test_each_stack_gets_its_own_acceptance_and_frontiers_use_the_best_that_runs_there():
     """Hand-set acceptances: a framework takes its family's (dynamo-sglang → sglang); a system's frontier takes
-    the best of the stacks with recipes there (MI325X: SGLang only); a family without its own value, or no
-    stack at all, takes the default."""
+    the best of the stacks with recipes there (MI325X: SGLang only); a family without its own value takes the
+    default, and no stack named the best calibrated one."""
     from factory_model.catalog import load_catalog
     from factory_model.scenario import speculation_options
     from factory_model.serving import mtp_speculation
@@ -70,7 +70,8 @@ def test_each_stack_gets_its_own_acceptance_and_frontiers_use_the_best_that_runs
     assert mtp_speculation(model, f, stack="vllm").acceptance == 0.5
     assert mtp_speculation(model, f, stacks=("sglang", "mori-sglang")).acceptance == 0.41
     assert mtp_speculation(model, f, stacks=("sglang", "trtllm")).acceptance == 0.62
-    assert mtp_speculation(model, f).acceptance == 0.5
+    assert mtp_speculation(model, f, stacks=("atom",)).acceptance == 0.5  # no calibrated value of its own
+    assert mtp_speculation(model, f).acceptance == 0.62  # no stack named: the best calibrated one
     mi325x = stack_of(catalog.system("mi325x")).frameworks
     main, also = speculation_options(model, f, "auto", stacks=mi325x)  # "auto": no MTP, and MTP searched beside
     assert main.draft_tokens == 0 and also[0].acceptance == 0.41
@@ -90,3 +91,40 @@ def test_the_fitted_profile_orders_stacks_as_measured_and_defaults_to_the_best()
     summary = summarize_mtp_gains(mtp_gains(f))
     h200 = summary[summary["system"] == "h200-sxm"].set_index("framework")["model_gain_median"]
     assert h200["trtllm"] > h200["sglang"]
+
+
+def test_draft_counts_follow_the_public_recipes():
+    """InferenceX's TensorRT-LLM MTP recipes (dsr1_fp8_b200_trt_mtp.sh, dsr1_fp8_h200_trt_mtp.sh) run
+    num_nextn_predict_layers = 1 with attention data parallelism and 3 without; SGLang's DeepSeek default is 3
+    steps; a stack with no recipe runs the model default. The model predicts each measured point with its
+    stack's count, and a B200 frontier (best stack: TensorRT-LLM) drafts 1 token exactly where attention is
+    data-parallel."""
+    import factory_model as fm
+    from factory_model.catalog import load_catalog
+    from factory_model.serving import mtp_speculation
+    model = load_catalog().model("deepseek-r1")
+    f = load_factors()
+    trt = mtp_speculation(model, f, stack="dynamo-trtllm")
+    assert (trt.with_attention(False).draft_tokens, trt.with_attention(True).draft_tokens) == (3, 1)
+    sgl = mtp_speculation(model, f, stack="mori-sglang")
+    assert (sgl.with_attention(False).draft_tokens, sgl.with_attention(True).draft_tokens) == (3, 3)
+    assert mtp_speculation(model, f, stack="vllm").with_attention(True).draft_tokens == \
+        int(f.serving("mtp_draft_tokens"))
+    front = fm.frontier("b200-sxm", "deepseek-r1", "fp8", 1024, 1024, mtp_tokens="auto", mw=10)
+    mtp = front[front["draft_tokens"] > 0]
+    assert len(mtp) and set(mtp.loc[mtp["dp_attention"] > 1, "draft_tokens"]) <= {1.0}
+    assert set(mtp.loc[mtp["dp_attention"] == 1, "draft_tokens"]) <= {3.0}
+    assert (mtp["dp_attention"] > 1).any()
+
+
+def test_mtp_recipes_are_validated(tmp_path):
+    import pytest
+    from factory_model.errors import CatalogError
+    from factory_model.stacks import load_mtp_recipes
+    (tmp_path / "mtp_recipes.yaml").write_text('x:\n  draft_tokens: 0\n  source: "s"\n')
+    with pytest.raises(CatalogError, match="draft_tokens: expected a whole number"):
+        load_mtp_recipes(str(tmp_path))
+    (tmp_path / "mtp_recipes.yaml").write_text('x:\n  draft_tokens: 2\n')
+    load_mtp_recipes.cache_clear()
+    with pytest.raises(CatalogError, match="needs a source"):
+        load_mtp_recipes(str(tmp_path))
