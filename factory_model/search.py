@@ -192,6 +192,9 @@ def search(catalog: Catalog, factors: Factors, system_id: str, model_id: str, pr
             runs += [(sp.with_attention(False), layouts.dp == 1), (sp.with_attention(True), layouts.dp > 1)]
         else:
             runs.append((sp, np.ones(len(layouts), dtype=bool)))
+    # prefill runs no drafts: its options come from every layout that fits, once for all decode settings
+    prefill = _prefill_candidates(sm, factors, system, model, rp, layouts, isl, osl) \
+        if options.serving in ("disagg", "best") and stack.disaggregated else None
     for spec, where in runs:
         if not where.any():
             continue
@@ -207,7 +210,8 @@ def search(catalog: Catalog, factors: Factors, system_id: str, model_id: str, pr
         if options.serving in ("agg", "best"):
             frames.append(_aggregated(sm, factors, lay, lim, isl, osl, spec))
         if options.serving in ("disagg", "best") and stack.disaggregated:
-            frames.append(_disaggregated(sm, factors, system, model, rp, lay, lim, isl, osl, spec, unit_cap))
+            frames.append(_disaggregated(sm, factors, system, model, rp, lay, lim, isl, osl, spec, unit_cap,
+                                         prefill=prefill))
     frames = [f for f in frames if table_length(f)]
     if not frames:
         return empty_table(), "no feasible deployment"
@@ -285,8 +289,10 @@ def _prefill_candidates(sm, factors, system: System, model: Model, rp, layouts: 
 
 
 def _disaggregated(sm, factors, system, model, rp, layouts, limit, isl, osl, speculation,
-                   unit_cap: float = MAX_UNIT_GPUS) -> Table:
-    prefill = _prefill_candidates(sm, factors, system, model, rp, layouts, isl, osl)
+                   unit_cap: float = MAX_UNIT_GPUS, prefill: dict | None = None) -> Table:
+    """Rate-matched prefill/decode units; ``prefill``: the prefill options (default: from ``layouts``)."""
+    if prefill is None:
+        prefill = _prefill_candidates(sm, factors, system, model, rp, layouts, isl, osl)
     if not prefill:
         return empty_table()
     idx, batch = _batch_grid(limit)
