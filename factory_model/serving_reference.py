@@ -182,21 +182,21 @@ def predict_serving(frame: pd.DataFrame, factors: Factors, catalog: Catalog | No
                 p = prefill_workers(sm, pre, isl[dis], per_rank)
                 rate = factors.serving("disagg_prefill_rate_factor") * gd["prefill_workers"].to_numpy(float) \
                     * p["prefill_requests_per_s"]
-                isl_d, osl_d = isl[dis], osl[dis]
+                isl_d, osl_d, conc_d = isl[dis], osl[dis], conc[dis]
                 running = decode_running(lambda b, rows: decode_workers(
                     sm, _take(dec, rows), b / ranks[rows], isl_d[rows], osl_d[rows], spec)["tpot_s"],
-                    conc[dis], rate, osl_d)
-                d = decode_workers(sm, dec, running / ranks, isl[dis], osl[dis], spec)
+                    conc_d, rate, osl_d)
+                d = decode_workers(sm, dec, running / ranks, isl_d, osl_d, spec)
                 t_first = factors.serving("disagg_ttft_factor") * p["prefill_batch_s"]
                 # requests neither decoding nor being prefilled wait in the prefill queue, served at `rate`
-                queued = np.maximum(conc[dis] - running - rate * t_first, 0.0)
-                request_s = t_first + (osl[dis] - 1.0) * d["tpot_s"]
-                little = conc[dis] * osl[dis] / request_s
+                queued = np.maximum(conc_d - running - rate * t_first, 0.0)
+                request_s = t_first + (osl_d - 1.0) * d["tpot_s"]
+                little = conc_d * osl_d / request_s
                 gpus = gd["gpus"].to_numpy(float)
                 pos = idx[dis]
                 ttft[pos], tpot[pos] = (t_first + queued / rate) * 1e3, d["tpot_s"] * 1e3
-                tput[pos] = np.minimum(little, rate * osl[dis]) / gpus
-                mem = memory_limits(sm, factors, dec, isl[dis], osl[dis])
+                tput[pos] = np.minimum(little, rate * osl_d) / gpus
+                mem = memory_limits(sm, factors, dec, isl_d, osl_d)
                 reason[pos] = np.where(mem["max_batch_per_rank"] < running / ranks * 0.999,
                                        "decode batch exceeds KV memory", "")
         reason[idx] = np.where(bad != "", bad, reason[idx])
