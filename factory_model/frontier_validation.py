@@ -14,6 +14,18 @@ than the model's fastest deployment has no modelled value and counts as outside 
 model sits at or a little above the best real stack (r ≥ 1: it is an optimum), never far above it.
 
 Lengths follow the benchmark's means (0.9 × nominal, serving_reference); the ratio uses output tokens.
+
+The same points also get a like-for-like ratio, which splits r into two causes:
+
+    r_configs = the model's frontier over the scenario's *measured* deployments only / measured, at x
+    r_search  = r / r_configs  (what the model gains by deployments the benchmark did not run)
+
+The measured-deployments frontier is the Pareto front of serving_reference.predict_serving over every measured
+configuration of the scenario, at (1000 / predicted TPOT ms, predicted output tokens/s/GPU): the benchmark's
+tokens/s/user is 1000 / TPOT (ms) on every row. r_configs isolates the model's error on deployments that were
+measured, read where the frontier is steep: there a TPOT error of e moves the throughput by about e × the
+frontier's log-slope, so r_configs is the stricter figure. r far above r_configs means the modelled optimum
+is a deployment family the benchmark never ran on that system (e.g. H100: only 32–64-GPU disaggregated units).
 """
 
 from __future__ import annotations
@@ -28,19 +40,22 @@ from .catalog import Catalog, load_catalog
 from .factors import Factors
 from .reference import BENCHMARK_LENGTH_FACTOR
 from .scenario import frontier
-from .serving_reference import SCENARIO_KEYS, load_serving_reference, measured_frontiers
+from .serving_reference import SCENARIO_KEYS, load_serving_reference, measured_frontiers, predict_serving
 
 BANDS = ((0.75, 1.5), (0.85, 1.25))
 
 
 def frontier_points(factors: Factors, measured: pd.DataFrame | None = None, catalog: Catalog | None = None,
                     systems: list[str] | None = None) -> pd.DataFrame:
-    """Every measured frontier point with ``model_output_tokens_per_s_per_gpu`` and ``ratio`` (model/measured)."""
+    """Every measured frontier point with ``model_output_tokens_per_s_per_gpu`` and ``ratio`` (model/measured),
+    and the like-for-like ``measured_configs_output_tokens_per_s_per_gpu`` and ``ratio_measured_configs``."""
     catalog = catalog or load_catalog()
     frame = measured if measured is not None else load_serving_reference()
     if systems is not None:
         frame = frame[frame["system"].isin(systems)]
+    frame = frame.reset_index(drop=True)
     points = measured_frontiers(frame)
+    configs = measured_configs_frontiers(predict_serving(frame, factors, catalog))
     out = []
     for key, g in points.groupby(SCENARIO_KEYS):
         system, model, _, isl, osl = key
@@ -54,10 +69,34 @@ def frontier_points(factors: Factors, measured: pd.DataFrame | None = None, cata
         g = g.copy()
         g["model_output_tokens_per_s_per_gpu"] = [pareto_math.value_at(f, x) for x in g["tokens_per_s_per_user"]]
         g["model_max_tokens_per_s_per_user"] = float(f["tokens_per_s_per_user"].max()) if len(f) else np.nan
+        own = configs.get(key, configs_empty())
+        g["measured_configs_output_tokens_per_s_per_gpu"] = [pareto_math.value_at(own, x)
+                                                             for x in g["tokens_per_s_per_user"]]
         out.append(g)
-    result = pd.concat(out, ignore_index=True) if out else points.assign(model_output_tokens_per_s_per_gpu=np.nan)
+    result = pd.concat(out, ignore_index=True) if out else points.assign(
+        model_output_tokens_per_s_per_gpu=np.nan, measured_configs_output_tokens_per_s_per_gpu=np.nan)
     result["ratio"] = result["model_output_tokens_per_s_per_gpu"] / result["output_tokens_per_s_per_gpu"]
+    result["ratio_measured_configs"] = (result["measured_configs_output_tokens_per_s_per_gpu"]
+                                        / result["output_tokens_per_s_per_gpu"])
     return result
+
+
+def configs_empty() -> pd.DataFrame:
+    return pd.DataFrame({pareto_math.X: [], pareto_math.Y: []})
+
+
+def measured_configs_frontiers(predicted: pd.DataFrame) -> dict[tuple, pd.DataFrame]:
+    """Per scenario: the Pareto front of the model's predictions for the measured configurations (rows of
+    serving_reference.predict_serving without a prediction are left out), on (tokens/s/user = 1000 / predicted
+    TPOT ms, predicted output tokens/s/GPU)."""
+    fronts = {}
+    ok = predicted["pred_tpot_ms"].notna() & predicted["pred_output_tokens_per_s_per_gpu"].notna()
+    for key, g in predicted[ok].groupby(SCENARIO_KEYS):
+        table = pd.DataFrame({pareto_math.X: 1000.0 / g["pred_tpot_ms"].to_numpy(float),
+                              pareto_math.Y: g["pred_output_tokens_per_s_per_gpu"].to_numpy(float)})
+        keep = pareto_math.pareto_mask(table[pareto_math.X].to_numpy(), table[pareto_math.Y].to_numpy())
+        fronts[key] = table[keep].reset_index(drop=True)
+    return fronts
 
 
 def summarize_frontier(points: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame:
@@ -79,6 +118,13 @@ def summarize_frontier(points: pd.DataFrame, by: list[str] | None = None) -> pd.
                "median_ratio": float(np.median(finite)) if len(finite) else np.nan}
         for lo, hi in BANDS:
             row[f"share_within_{lo:g}_{hi:g}"] = float(np.mean(np.isfinite(r) & (r >= lo) & (r <= hi)))
+        if "ratio_measured_configs" in g:  # like-for-like: the model over the measured deployments only
+            c = g["ratio_measured_configs"].to_numpy(float)
+            row["median_ratio_measured_configs"] = float(np.median(c[np.isfinite(c)])) if np.isfinite(c).any() \
+                else np.nan
+            lo, hi = BANDS[0]
+            row[f"share_within_{lo:g}_{hi:g}_measured_configs"] = float(np.mean(np.isfinite(c) & (c >= lo)
+                                                                                & (c <= hi)))
         if dates is not None:
             latest = dates.loc[g.index].max()
             row["latest_run"] = latest.date().isoformat() if pd.notna(latest) else ""

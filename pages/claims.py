@@ -70,6 +70,11 @@ if len(oos):
     commands = sorted(set(oos["command"].dropna())) if "command" in oos else []
     if commands:
         st.caption("Written by " + " and ".join(f"`{c}`" for c in commands) + ".")
+    if "frontier_ratio_measured_configs" in set(oos["metric"]):
+        st.caption("frontier_ratio: the modelled optimum (every deployment) / the best measured stack at the same "
+                   "tokens/s/user. frontier_ratio_measured_configs: the same with the model searching only the "
+                   "deployments that were measured, so it shows how well the model predicts what was run; where "
+                   "frontier_ratio is far above it, the optimum is a deployment the benchmark never ran there.")
     # method leads (out-of-sample vs in-sample rows); level is implied by the metric (frontier_ratio is the
     # frontier level) and the [0.85, 1.25] share stays in the CSV and `validate --cross --show`, so it fits 1280 px
     short = {"median_abs_error_pct": "|error| %", "median_ratio": "model/measured",

@@ -320,3 +320,41 @@ def test_serving_stacks_frameworks_must_be_a_list_of_names(tmp_path):
     (tmp_path / "serving_stacks.yaml").write_text('x:\n  frameworks: [sglang, atom]\n  source: "s"\n')
     load_stacks.cache_clear()
     assert load_stacks(str(tmp_path))["x"].frameworks == ("sglang", "atom")
+
+
+def test_like_for_like_frontier_is_one_where_measurements_equal_the_models_predictions():
+    """If every measured configuration had run exactly as the model predicts, the model's frontier over the
+    measured configurations would coincide with the measured frontier: ratio_measured_configs = 1 at every
+    measured frontier point; halving every measured throughput makes it 2. Independent of the full search."""
+    from factory_model.frontier_validation import frontier_points
+    from factory_model.serving_reference import load_serving_reference, predict_serving
+    frame = load_serving_reference()
+    frame = frame[(frame["system"] == "b200-sxm") & (frame["precision_id"] == "fp8") & (frame["isl"] == 1024)
+                  & (frame["osl"] == 1024)].reset_index(drop=True)
+    factors = load_factors()
+    pred = predict_serving(frame, factors)
+    ok = pred["pred_tpot_ms"].notna() & pred["pred_output_tokens_per_s_per_gpu"].notna()
+    as_modelled = frame[ok].copy()
+    as_modelled["tpot_ms"] = pred.loc[ok, "pred_tpot_ms"]
+    as_modelled["tokens_per_s_per_user"] = 1000.0 / pred.loc[ok, "pred_tpot_ms"]
+    as_modelled["output_tokens_per_s_per_gpu"] = pred.loc[ok, "pred_output_tokens_per_s_per_gpu"]
+    points = frontier_points(factors, measured=as_modelled)
+    assert len(points) >= 3
+    assert np.allclose(points["ratio_measured_configs"], 1.0, rtol=1e-9)
+    halved = frontier_points(factors, measured=as_modelled.assign(
+        output_tokens_per_s_per_gpu=as_modelled["output_tokens_per_s_per_gpu"] / 2))
+    assert np.allclose(halved["ratio_measured_configs"], 2.0, rtol=1e-9)
+    # the full search is an optimum over a wider space: it never sits far below the model's own configurations
+    assert (points["ratio"].dropna() > 0.75).mean() > 0.8
+
+
+def test_measured_configs_frontier_drops_dominated_configurations():
+    import pandas as pd
+    from factory_model.frontier_validation import measured_configs_frontiers
+    pred = pd.DataFrame({"system": "s", "model": "m", "precision": "fp8", "isl": 1, "osl": 1,
+                         "pred_tpot_ms": [10.0, 20.0, 25.0, np.nan],
+                         "pred_output_tokens_per_s_per_gpu": [100.0, 300.0, 200.0, 999.0]})
+    front = measured_configs_frontiers(pred)[("s", "m", "fp8", 1, 1)]
+    # 25 ms / 200 is slower and lower than 20 ms / 300; the row without a TPOT has no place on the front
+    assert sorted(front["tokens_per_s_per_user"].round(6)) == [50.0, 100.0]
+    assert sorted(front["output_tokens_per_s_per_gpu"]) == [100.0, 300.0]
