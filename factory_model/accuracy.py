@@ -6,9 +6,10 @@ Pure Python (pandas); no Streamlit. Three questions a chart answers next to ever
   stacks where the scenario was measured at frontier level (``metric = frontier_ratio``), else of the model's
   output tokens/s per GPU at configuration level, from
   ``data/validation/out_of_sample.csv`` (written by the validation work; columns ``system, model, precision,
-  level`` (config | frontier), ``metric`` (tpot | ttft | output_tokens_per_s_per_gpu | frontier_ratio), ``points,
-  median_abs_error_pct, median_ratio, share_within_0_75_1_5, share_within_0_85_1_25, method, command``; ``model``
-  and ``precision`` may be ``*`` for a per-system aggregate). The band is the modelled value × [1 / (1 + e),
+  level`` (config | frontier), ``metric`` (tpot | ttft | output_tokens_per_s_per_gpu | frontier_ratio |
+  frontier_ratio_measured_configs, the last a diagnostic no band uses), ``points, median_abs_error_pct,
+  median_ratio, share_within_0_75_1_5, share_within_0_85_1_25, method, command``; ``model`` and ``precision``
+  may be ``*`` for a per-system aggregate). The band is the modelled value × [1 / (1 + e),
   1 + e] with e the median absolute error: half of held-out measurements fell inside it. The config-level row of
   the system × model × precision is used, else the system's ``*`` row, else there is no band (and the chart says
   "no out-of-sample figure yet").
