@@ -218,6 +218,9 @@ def test_claims_page():
     at.segmented_control(key="val_backend").set_value("vllm").run()
     assert not at.exception
     assert trace_values(figures(at)[0], "x") != before
+    oos = next(f.value for f in at.dataframe if "method" in f.value.columns)  # the out-of-sample table
+    assert {"frontier", "frontier, measured only", "tpot"} <= set(oos["metric"])
+    assert "leave-one-system-out" in set(oos["method"])
     mtp = at.dataframe[-1].value  # MTP gain per stack, measured beside the model
     assert {"framework", "measured_gain_median", "model_gain_median"} <= set(mtp.columns)
     assert {"trtllm", "sglang", "all"} <= set(mtp["framework"])
