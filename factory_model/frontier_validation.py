@@ -26,6 +26,7 @@ tokens/s/user is 1000 / TPOT (ms) on every row. r_configs isolates the model's e
 measured, read where the frontier is steep: there a TPOT error of e moves the throughput by about e × the
 frontier's log-slope, so r_configs is the stricter figure. r far above r_configs means the modelled optimum
 is a deployment family the benchmark never ran on that system (e.g. H100: only 32–64-GPU disaggregated units).
+``measured_log_slope`` (log_slopes) gives the measured frontier's steepness at each point.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ def frontier_points(factors: Factors, measured: pd.DataFrame | None = None, cata
         g = g.copy()
         g["model_output_tokens_per_s_per_gpu"] = [pareto_math.value_at(f, x) for x in g["tokens_per_s_per_user"]]
         g["model_max_tokens_per_s_per_user"] = float(f["tokens_per_s_per_user"].max()) if len(f) else np.nan
+        g["measured_log_slope"] = log_slopes(g["tokens_per_s_per_user"], g["output_tokens_per_s_per_gpu"])
         own = configs.get(key, configs_empty())
         g["measured_configs_output_tokens_per_s_per_gpu"] = [pareto_math.value_at(own, x)
                                                              for x in g["tokens_per_s_per_user"]]
@@ -79,6 +81,22 @@ def frontier_points(factors: Factors, measured: pd.DataFrame | None = None, cata
     result["ratio_measured_configs"] = (result["measured_configs_output_tokens_per_s_per_gpu"]
                                         / result["output_tokens_per_s_per_gpu"])
     return result
+
+
+def log_slopes(tokens_per_s_per_user, output_tokens_per_s_per_gpu) -> np.ndarray:
+    """d ln(output tokens/s/GPU) / d ln(tokens/s/user) at each point of one measured frontier (central
+    differences in log-log, one-sided at the ends; NaN for a single point), in the given order of points.
+
+    It says how strict the frontier comparison is there: a TPOT error of e shifts the modelled frontier along
+    x by 1/(1 + e), which changes the throughput read at a fixed tokens/s/user by about (1 + e)^(−slope)."""
+    x = np.log(np.asarray(tokens_per_s_per_user, dtype=float))
+    y = np.log(np.asarray(output_tokens_per_s_per_gpu, dtype=float))
+    if len(x) < 2:
+        return np.full(len(x), np.nan)
+    order = np.argsort(x)
+    slopes = np.empty(len(x))
+    slopes[order] = np.gradient(y[order], x[order])
+    return slopes
 
 
 def configs_empty() -> pd.DataFrame:
@@ -118,6 +136,10 @@ def summarize_frontier(points: pd.DataFrame, by: list[str] | None = None) -> pd.
                "median_ratio": float(np.median(finite)) if len(finite) else np.nan}
         for lo, hi in BANDS:
             row[f"share_within_{lo:g}_{hi:g}"] = float(np.mean(np.isfinite(r) & (r >= lo) & (r <= hi)))
+        if "measured_log_slope" in g:
+            slope = g["measured_log_slope"].to_numpy(float)
+            row["median_measured_log_slope"] = float(np.median(slope[np.isfinite(slope)])) \
+                if np.isfinite(slope).any() else np.nan
         if "ratio_measured_configs" in g:  # like-for-like: the model over the measured deployments only
             c = g["ratio_measured_configs"].to_numpy(float)
             row["median_ratio_measured_configs"] = float(np.median(c[np.isfinite(c)])) if np.isfinite(c).any() \

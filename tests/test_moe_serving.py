@@ -358,3 +358,13 @@ def test_measured_configs_frontier_drops_dominated_configurations():
     # 25 ms / 200 is slower and lower than 20 ms / 300; the row without a TPOT has no place on the front
     assert sorted(front["tokens_per_s_per_user"].round(6)) == [50.0, 100.0]
     assert sorted(front["output_tokens_per_s_per_gpu"]) == [100.0, 300.0]
+
+
+def test_measured_frontier_log_slope_of_a_power_law_is_its_exponent():
+    """On y = 1000 · x^−2 (any spacing, any order of points) the log-log slope is −2 at every point; a single
+    point has none."""
+    from factory_model.frontier_validation import log_slopes
+    x = np.array([80.0, 10.0, 25.0, 160.0, 12.0])
+    slopes = log_slopes(x, 1000.0 * x**-2.0)
+    assert np.allclose(slopes, -2.0)
+    assert np.isnan(log_slopes([5.0], [3.0])).all()
