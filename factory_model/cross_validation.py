@@ -30,7 +30,7 @@ import pandas as pd
 from .catalog import DATA_DIR, load_catalog
 from .errors import FactoryModelError
 from .fitting import fit_levels, predict_all, training_data
-from .frontier_validation import BANDS, frontier_points
+from .frontier_validation import BANDS, frontier_points, ratio_stats
 from .validation import add_errors
 
 OUT_OF_SAMPLE_PATH = DATA_DIR / "validation" / "out_of_sample.csv"
@@ -72,16 +72,9 @@ def frontier_rows(points: pd.DataFrame, method: str, command: str) -> list[dict]
     metrics = [(m, c) for m, c in FRONTIER_METRICS.items() if c in points]
     for (system, model, precision), g in groups:
         for metric, column in metrics:
-            r = g[column].to_numpy(float)
-            ok = np.isfinite(r)
-            row = {"system": system, "model": model, "precision": precision, "level": "frontier",
-                   "metric": metric, "points": len(g), "median_abs_error_pct":
-                   float(np.median(np.abs(r[ok] - 1.0)) * 100) if ok.any() else np.nan,
-                   "median_ratio": float(np.median(r[ok])) if ok.any() else np.nan, "method": method,
-                   "command": command}
-            for lo, hi in BANDS:
-                row[f"share_within_{lo:g}_{hi:g}".replace(".", "_")] = float(np.mean(ok & (r >= lo) & (r <= hi)))
-            rows.append(row)
+            rows.append({"system": system, "model": model, "precision": precision, "level": "frontier",
+                         "metric": metric, "points": len(g), **ratio_stats(g[column]), "method": method,
+                         "command": command})
     return rows
 
 

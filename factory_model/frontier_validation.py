@@ -44,6 +44,7 @@ from .scenario import frontier
 from .serving_reference import SCENARIO_KEYS, load_serving_reference, measured_frontiers, predict_serving
 
 BANDS = ((0.75, 1.5), (0.85, 1.25))
+_NO_FRONT = pd.DataFrame({pareto_math.X: [], pareto_math.Y: []})  # a scenario with no predicted configuration
 
 
 def frontier_points(factors: Factors, measured: pd.DataFrame | None = None, catalog: Catalog | None = None,
@@ -71,7 +72,7 @@ def frontier_points(factors: Factors, measured: pd.DataFrame | None = None, cata
         g["model_output_tokens_per_s_per_gpu"] = [pareto_math.value_at(f, x) for x in g["tokens_per_s_per_user"]]
         g["model_max_tokens_per_s_per_user"] = float(f["tokens_per_s_per_user"].max()) if len(f) else np.nan
         g["measured_log_slope"] = log_slopes(g["tokens_per_s_per_user"], g["output_tokens_per_s_per_gpu"])
-        own = configs.get(key, configs_empty())
+        own = configs.get(key, _NO_FRONT)
         g["measured_configs_output_tokens_per_s_per_gpu"] = [pareto_math.value_at(own, x)
                                                              for x in g["tokens_per_s_per_user"]]
         out.append(g)
@@ -99,8 +100,16 @@ def log_slopes(tokens_per_s_per_user, output_tokens_per_s_per_gpu) -> np.ndarray
     return slopes
 
 
-def configs_empty() -> pd.DataFrame:
-    return pd.DataFrame({pareto_math.X: [], pareto_math.Y: []})
+def ratio_stats(ratios) -> dict:
+    """``median_ratio`` and ``median_abs_error_pct`` over the points with a modelled value, and
+    ``share_within_<lo>_<hi>`` for each band over all points (a point without a modelled value is outside)."""
+    r = np.asarray(ratios, dtype=float)
+    ok = np.isfinite(r)
+    out = {"median_ratio": float(np.median(r[ok])) if ok.any() else np.nan,
+           "median_abs_error_pct": float(np.median(np.abs(r[ok] - 1.0)) * 100) if ok.any() else np.nan}
+    for lo, hi in BANDS:
+        out[f"share_within_{lo:g}_{hi:g}".replace(".", "_")] = float(np.mean(ok & (r >= lo) & (r <= hi)))
+    return out
 
 
 def measured_configs_frontiers(predicted: pd.DataFrame) -> dict[tuple, pd.DataFrame]:
@@ -131,22 +140,17 @@ def summarize_frontier(points: pd.DataFrame, by: list[str] | None = None) -> pd.
 
     def stats(g: pd.DataFrame) -> dict:
         r = g["ratio"].to_numpy(float)
-        finite = r[np.isfinite(r)]
+        full = ratio_stats(r)
         row = {"points": len(g), "no_model_point": int((~np.isfinite(r)).sum()),
-               "median_ratio": float(np.median(finite)) if len(finite) else np.nan}
-        for lo, hi in BANDS:
-            row[f"share_within_{lo:g}_{hi:g}"] = float(np.mean(np.isfinite(r) & (r >= lo) & (r <= hi)))
+               **{k: v for k, v in full.items() if k != "median_abs_error_pct"}}
         if "measured_log_slope" in g:
             slope = g["measured_log_slope"].to_numpy(float)
             row["median_measured_log_slope"] = float(np.median(slope[np.isfinite(slope)])) \
                 if np.isfinite(slope).any() else np.nan
         if "ratio_measured_configs" in g:  # like-for-like: the model over the measured deployments only
-            c = g["ratio_measured_configs"].to_numpy(float)
-            row["median_ratio_measured_configs"] = float(np.median(c[np.isfinite(c)])) if np.isfinite(c).any() \
-                else np.nan
-            lo, hi = BANDS[0]
-            row[f"share_within_{lo:g}_{hi:g}_measured_configs"] = float(np.mean(np.isfinite(c) & (c >= lo)
-                                                                                & (c <= hi)))
+            own = ratio_stats(g["ratio_measured_configs"])
+            row["median_ratio_measured_configs"] = own["median_ratio"]
+            row["share_within_0_75_1_5_measured_configs"] = own["share_within_0_75_1_5"]
         if dates is not None:
             latest = dates.loc[g.index].max()
             row["latest_run"] = latest.date().isoformat() if pd.notna(latest) else ""

@@ -288,11 +288,10 @@ def _prefill_candidates(sm, factors, system: System, model: Model, rp, layouts: 
             "extra_network_s": (transfer_network - transfer)[keep]}  # added when a unit spans scale-up domains
 
 
-def _disaggregated(sm, factors, system, model, rp, layouts, limit, isl, osl, speculation,
-                   unit_cap: float = MAX_UNIT_GPUS, prefill: dict | None = None) -> Table:
-    """Rate-matched prefill/decode units; ``prefill``: the prefill options (default: from ``layouts``)."""
-    if prefill is None:
-        prefill = _prefill_candidates(sm, factors, system, model, rp, layouts, isl, osl)
+def _disaggregated(sm, factors, system, model, rp, layouts, limit, isl, osl, speculation, unit_cap: float,
+                   prefill: dict) -> Table:
+    """Rate-matched prefill/decode units; ``prefill``: the prefill options (_prefill_candidates, once per
+    search)."""
     if not prefill:
         return empty_table()
     idx, batch = _batch_grid(limit)
