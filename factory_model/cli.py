@@ -175,14 +175,22 @@ def _report(args: argparse.Namespace, points: pd.DataFrame, summary: pd.DataFram
 def _validate_frontier(args: argparse.Namespace) -> int:
     from .factors import load_factors
     from .frontier_validation import frontier_points, summarize_frontier
+    from .serving_reference import load_serving_reference, repeat_spread
 
     points = frontier_points(load_factors(args.profile))
     by = ["system", "model", "precision", "isl", "osl"] if args.by_scenario else ["system"]
-    return _report(args, points, summarize_frontier(points, by),
+    code = _report(args, points, summarize_frontier(points, by),
                    f"Modelled optimum vs the best measured stacks (profile '{args.profile}', IN-SAMPLE unless the "
                    "profile was fitted without these systems): at each measured Pareto point of "
                    "measured_serving_points.csv, model/measured output tokens/s/GPU at the same tokens/s/user. "
                    "Out-of-sample: validate --cross.")
+    if args.format == "table":
+        print("\nRepeatability of the measurements themselves: configurations run more than once (same framework, "
+              "layout, concurrency; other dates), median |run_i / run_j - 1| (the model is compared with the "
+              "latest run):")
+        print(repeat_spread(load_serving_reference(all_runs=True)).to_string(
+            index=False, float_format=lambda v: f"{v:.3f}"))
+    return code
 
 
 def _validate_mtp(args: argparse.Namespace) -> int:

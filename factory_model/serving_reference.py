@@ -51,12 +51,14 @@ REQUIRED_COLUMNS = CONFIG_COLUMNS + ["date", "gpus", "prefill_gpus", "decode_gpu
 PRECISION_IDS = {"fp8": "fp8", "nvfp4": "nvfp4", "mxfp4": "nvfp4"}
 
 
-def load_serving_reference(path: str | Path | None = None) -> pd.DataFrame:
-    """All measured rows, with the model's precision id in ``precision_id``; the latest run of each config."""
+def load_serving_reference(path: str | Path | None = None, all_runs: bool = False) -> pd.DataFrame:
+    """All measured rows, with the model's precision id in ``precision_id``; the latest run of each config
+    (``all_runs``: every run, for repeat_spread)."""
     path = Path(path) if path else SERVING_REFERENCE_PATH
     frame = read_measured_csv(path, REQUIRED_COLUMNS, "measured serving points")
-    frame = frame.sort_values("date", kind="stable")
-    frame = frame.drop_duplicates(CONFIG_COLUMNS, keep="last").sort_index().reset_index(drop=True)
+    if not all_runs:
+        frame = frame.sort_values("date", kind="stable")
+        frame = frame.drop_duplicates(CONFIG_COLUMNS, keep="last").sort_index().reset_index(drop=True)
     unknown = sorted(set(frame["precision"]) - set(PRECISION_IDS))
     if unknown:
         raise FactoryModelError(f"{path}: unknown precision(s) {', '.join(unknown)}")
@@ -217,6 +219,30 @@ def measured_frontiers(frame: pd.DataFrame) -> pd.DataFrame:
         f["scenario"] = "/".join(str(k) for k in key)
         parts.append(f)
     return pd.concat(parts, ignore_index=True) if parts else frame.iloc[:0].assign(scenario="")
+
+
+def repeat_spread(frame: pd.DataFrame) -> pd.DataFrame:
+    """How far repeated runs of one configuration (same framework, layout and concurrency; other dates) lie
+    apart: per system, the configurations run more than once and the median over them of the median
+    |x_i / x_j − 1| over their run pairs, for TPOT and output tokens/s/GPU (fractions).
+
+    A model cannot be expected to predict a configuration closer than its own runs agree: this is the floor
+    under the config-level errors and, read at a steep frontier, under the frontier band."""
+    columns = ["system", "repeated_configs", "tpot_spread", "output_tokens_per_s_per_gpu_spread"]
+    keyed = frame[CONFIG_COLUMNS].astype(str).agg("|".join, axis=1)
+    rows: dict[str, list] = {}
+    for _, g in frame.groupby(keyed):
+        if len(g) < 2:
+            continue
+        spreads = []
+        for metric in ("tpot_ms", "output_tokens_per_s_per_gpu"):
+            v = g[metric].to_numpy(float)
+            ratio = v[:, None] / v[None, :]
+            pairs = np.abs(ratio[~np.eye(len(v), dtype=bool)] - 1.0)
+            spreads.append(float(np.median(pairs[np.isfinite(pairs)])) if np.isfinite(pairs).any() else np.nan)
+        rows.setdefault(g["system"].iloc[0], []).append(spreads)
+    out = [[s, len(v), *np.nanmedian(np.asarray(v), axis=0)] for s, v in sorted(rows.items())]
+    return pd.DataFrame(out, columns=columns)
 
 
 def select_best(frame: pd.DataFrame) -> pd.DataFrame:

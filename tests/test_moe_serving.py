@@ -277,6 +277,7 @@ def test_validate_frontier_and_cross_show_cli():
                          text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "b200-sxm" in out.stdout and "share_within_0_75_1_5" in out.stdout
+    assert "Repeatability of the measurements" in out.stdout and "tpot_spread" in out.stdout
     shown = subprocess.run([sys.executable, "-m", "factory_model", "validate", "--cross", "--show"],
                            capture_output=True, text=True, timeout=60)
     assert shown.returncode == 0, shown.stderr

@@ -249,3 +249,26 @@ def test_stored_out_of_sample_table_covers_every_measured_system():
     assert set(table["method"]) == {"leave-one-system-out", "in-sample"}
     shares = loso["share_within_0_75_1_5"].dropna()
     assert ((shares >= 0) & (shares <= 1)).all()
+
+
+def test_repeat_spread_of_measured_runs():
+    """Hand case: one configuration run three times (TPOT 10, 11, 12 ms) and one run once. Pairwise
+    |a/b − 1| over the six ordered pairs: 11/10 → 0.1, 12/10 → 0.2, 10/11 → 0.0909, 12/11 → 0.0909,
+    10/12 → 0.1667, 11/12 → 0.0833; median (0.0909 + 0.1)/2 = 0.0955.
+    The configuration run once does not count."""
+    import numpy as np
+    import pandas as pd
+
+    from factory_model.serving_reference import (CONFIG_COLUMNS, SERVING_REFERENCE_PATH, load_serving_reference,
+                                                 repeat_spread)
+    base = {c: 1 for c in CONFIG_COLUMNS} | {"system": "b200-sxm", "framework": "trtllm", "model": "deepseek-r1",
+                                             "precision": "fp8", "serving": "agg"}
+    runs = [base | {"tpot_ms": t, "output_tokens_per_s_per_gpu": 100.0} for t in (10.0, 11.0, 12.0)]
+    runs.append(base | {"concurrency": 2, "tpot_ms": 50.0, "output_tokens_per_s_per_gpu": 1.0})
+    table = repeat_spread(pd.DataFrame(runs)).set_index("system")
+    assert table.loc["b200-sxm", "repeated_configs"] == 1
+    assert table.loc["b200-sxm", "tpot_spread"] == pytest.approx((1 / 11 + 0.1) / 2)
+    assert table.loc["b200-sxm", "output_tokens_per_s_per_gpu_spread"] == 0.0
+    # the shipped corpus: NVIDIA runs repeat within a few %, AMD runs (months apart) by >10 %
+    real = repeat_spread(load_serving_reference(SERVING_REFERENCE_PATH, all_runs=True)).set_index("system")
+    assert real.loc["b200-sxm", "tpot_spread"] < 0.05 < 0.10 < real.loc["mi355x", "tpot_spread"]
