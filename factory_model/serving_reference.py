@@ -229,9 +229,8 @@ def repeat_spread(frame: pd.DataFrame) -> pd.DataFrame:
     A model cannot be expected to predict a configuration closer than its own runs agree: this is the floor
     under the config-level errors and, read at a steep frontier, under the frontier band."""
     columns = ["system", "repeated_configs", "tpot_spread", "output_tokens_per_s_per_gpu_spread"]
-    keyed = frame[CONFIG_COLUMNS].astype(str).agg("|".join, axis=1)
     rows: dict[str, list] = {}
-    for _, g in frame.groupby(keyed):
+    for _, g in frame.groupby(CONFIG_COLUMNS, dropna=False):  # unused prefill/decode columns are NaN
         if len(g) < 2:
             continue
         spreads = []

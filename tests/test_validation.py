@@ -271,4 +271,5 @@ def test_repeat_spread_of_measured_runs():
     assert table.loc["b200-sxm", "output_tokens_per_s_per_gpu_spread"] == 0.0
     # the shipped corpus: NVIDIA runs repeat within a few %, AMD runs (months apart) by >10 %
     real = repeat_spread(load_serving_reference(SERVING_REFERENCE_PATH, all_runs=True)).set_index("system")
-    assert real.loc["b200-sxm", "tpot_spread"] < 0.05 < 0.10 < real.loc["mi355x", "tpot_spread"]
+    assert real.loc["b200-sxm", "tpot_spread"] < 0.05
+    assert real.loc["mi355x", "tpot_spread"] > 0.10
