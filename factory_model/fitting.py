@@ -12,7 +12,9 @@ log-offset d_v and each silicon group a log-offset d_s, so the value a system us
 ``θ = clip(θ_g · exp(d_v + d_s), physical bounds)``. Offsets have zero-mean priors (σ in PRIOR_SIGMA); a group
 with no measured points uses its vendor's value, a vendor with none the global value. Systems built on one die
 therefore share every fitted factor and differ only by their hardware figures, and a left-out system is
-predicted from what the others teach (``validate --cross``).
+predicted from what the others teach (``validate --cross``). A silicon earns its own GEMM/MoE efficiency offsets
+only from engines inside one scale-up domain (``_within_domain``): a multi-node engine's time is as much the
+network's as its kernels'.
 
 What is fitted: for each weight op class (``gemm`` for dense models, ``moe`` for MoE models) and efficiency
 precision (fp8, nvfp4, w4a8, w4a16 …) that measured points exercise, its memory and compute fractions; the
@@ -199,7 +201,12 @@ def level_parameters(agg: pd.DataFrame, serving: pd.DataFrame, catalog: Catalog,
 
     groups = pd.concat([agg[["system", "model", "precision"]],
                         serving[["system", "model", "precision_id"]].rename(columns={"precision_id": "precision"})])
-    counts = groups.value_counts()
+    # Kernel-efficiency offsets are learned only where kernels dominate: an engine that spans scale-up domains
+    # (H100 TP16 / EP16 over InfiniBand) measures the network as much as its kernels, and fitted alone it
+    # would hand its network time to the silicon's MoE efficiency (a leave-H200-out fit took Hopper's FP8 MoE
+    # weight streaming down to 0.37 of HBM bandwidth from H100's 2-node points; with H200 it is 0.60).
+    within = np.concatenate([_within_domain(agg, catalog), _within_domain(serving, catalog)])
+    counts = groups[within].value_counts()
     weight_keys: dict[tuple[str, str], set] = {}
     for (system_id, model_id, precision_id), n in counts.items():
         if n < MIN_GROUP_POINTS:
@@ -254,6 +261,22 @@ def level_parameters(agg: pd.DataFrame, serving: pd.DataFrame, catalog: Catalog,
         add("*", "*", SERVING, "ep_imbalance_per_doubling")
         add("*", "*", SERVING, "moe_comm_overlap")
     return params
+
+
+def _within_domain(points: pd.DataFrame, catalog: Catalog) -> np.ndarray:
+    """Rows whose engine (aggregated, or the decode side of a disaggregated unit) fits in one scale-up domain:
+    max(tp, ep) ≤ the system's scale-up GPUs."""
+    if not len(points):
+        return np.zeros(0, dtype=bool)
+    if "serving" in points:
+        agg = points["serving"].to_numpy() == "agg"
+        tp = np.where(agg, points["tp"], points["decode_tp"]).astype(float)
+        ep = np.where(agg, points["ep"], points["decode_ep"]).astype(float)
+    else:  # the aggregated reference records the engine's GPUs
+        tp = ep = points["gpus"].to_numpy(float)
+    engine = np.fmax(np.nan_to_num(tp, nan=1.0), np.nan_to_num(ep, nan=1.0))
+    domain = points["system"].map(lambda s: catalog.system(s).scale_up_domain_gpus).to_numpy(float)
+    return engine <= domain
 
 
 def _offset_levels(systems, levels: dict, silicon: bool = True) -> list[str]:

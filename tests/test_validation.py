@@ -237,6 +237,29 @@ def test_a_vendors_only_measured_silicon_keeps_its_deviation_to_itself():
     assert mi355x == pytest.approx(20.0) and mi300x == pytest.approx(20.0 * np.exp(0.3))
 
 
+def test_spanning_engines_do_not_earn_a_silicon_its_own_kernel_efficiency():
+    """Hand rows: an engine of max(tp, ep) GPUs fits one scale-up domain (8 on HGX H100) or it does not.
+    Shared data: every H100 DeepSeek-R1 point runs its decode engine on 16 GPUs over two nodes, so with H200
+    left out no Hopper (gh100) FP8 MoE efficiency offset is fitted (Hopper takes NVIDIA's), while the full fit,
+    which has H200's single-node points, keeps one."""
+    import pandas as pd
+    from factory_model.catalog import load_catalog
+    from factory_model.fitting import _within_domain, level_parameters, training_data
+
+    catalog = load_catalog()
+    rows = pd.DataFrame({"system": ["h100-sxm"] * 4, "serving": ["agg", "agg", "disagg", "disagg"],
+                         "tp": [8, 1, 1, 1], "ep": [8, 16, 1, 1], "decode_tp": [1, 1, 16, 8],
+                         "decode_ep": [1, 1, 1, 8]})
+    assert _within_domain(rows, catalog).tolist() == [True, False, False, True]
+    assert _within_domain(pd.DataFrame({"system": ["h200-sxm", "h200-sxm"], "gpus": [8, 64]}),
+                          catalog).tolist() == [True, False]
+    key = ("gh100", "fp8", "moe", "memory_fraction")
+    levels = load_levels()
+    assert key in {p.key for p in level_parameters(*training_data(), catalog, levels)}
+    assert key not in {p.key for p in level_parameters(*training_data(exclude_systems=("h200-sxm",)),
+                                                          catalog, levels)}
+
+
 def test_stored_out_of_sample_table_covers_every_measured_system():
     from factory_model import cross_validation as cv
     from factory_model.fitting import training_data
