@@ -237,6 +237,34 @@ def test_a_vendors_only_measured_silicon_keeps_its_deviation_to_itself():
     assert mi355x == pytest.approx(20.0) and mi300x == pytest.approx(20.0 * np.exp(0.3))
 
 
+def test_an_unmeasured_moe_precision_takes_the_fitted_fractions_it_shares():
+    """With B200 left out no point runs MXFP4 weights with FP8 activations (w4a8, gpt-oss on Blackwell). Its MoE
+    compute fraction then follows the fitted FP8 MoE value and its memory fraction the fitted NVFP4 one, at
+    every level, instead of the uncalibrated prior compute fraction 0.15 (below the physical floor 0.3). With
+    B200 in the data w4a8 is fitted on its own."""
+    import numpy as np
+    from factory_model.catalog import load_catalog
+    from factory_model.factors import UNCALIBRATED
+    from factory_model.fitting import BOUNDS, _Levels, level_parameters, training_data
+
+    levels, catalog = load_levels(), load_catalog()
+    assert ("*", "w4a8", "moe", "compute_fraction") in {p.key for p in level_parameters(*training_data(),
+                                                                                       catalog, levels)}
+    params = level_parameters(*training_data(exclude_systems=("b200-sxm",)), catalog, levels)
+    assert not any(p.precision == "w4a8" for p in params)
+    values = {("fp8", "compute_fraction"): 0.45, ("nvfp4", "memory_fraction"): 0.8}
+    theta = np.array([values.get((p.precision, p.parameter), 20.0) if p.system == "*"
+                      else (0.2 if p.system == "vendor:nvidia" else 0.0) for p in params])
+    factors = _Levels(params, load_factors(UNCALIBRATED), levels).apply(theta)
+    compute = factors.get("b200-sxm", "w4a8", "moe", "compute_fraction")
+    assert compute == pytest.approx(factors.get("b200-sxm", "fp8", "moe", "compute_fraction"))
+    assert compute >= BOUNDS["compute_fraction"][0]
+    assert factors.get("b200-sxm", "w4a8", "moe", "memory_fraction") == pytest.approx(
+        factors.get("b200-sxm", "nvfp4", "moe", "memory_fraction"))
+    assert load_factors(UNCALIBRATED).get("b200-sxm", "w4a8", "moe", "compute_fraction") < BOUNDS[
+        "compute_fraction"][0]
+
+
 def test_spanning_engines_do_not_earn_a_silicon_its_own_kernel_efficiency():
     """Hand rows: an engine of max(tp, ep) GPUs fits one scale-up domain (8 on HGX H100) or it does not.
     Shared data: every H100 DeepSeek-R1 point runs its decode engine on 16 GPUs over two nodes, so with H200
