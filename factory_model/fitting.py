@@ -48,7 +48,8 @@ from .factors import (CALIBRATION_DIR_NAME, MTP_STACKS, STACK_SERVING_PARAMETERS
                       UNCALIBRATED, load_factors, load_levels, stack_family, write_factor_csv)
 from .precision import resolve_precision
 from .reference import BENCHMARK_LENGTH_FACTOR, REFERENCE_PATH, load_reference, predict, select
-from .serving_reference import SERVING_REFERENCE_PATH, load_serving_reference, predict_serving, select_best
+from .serving_reference import (SERVING_REFERENCE_PATH, layouts, load_serving_reference, predict_serving,
+                                select_best)
 from .validation import add_errors, summarize
 
 MIN_STACK_MTP_POINTS = 10  # MTP points a serving stack needs for its own acceptance
@@ -274,13 +275,8 @@ def _within_domain(points: pd.DataFrame, catalog: Catalog) -> np.ndarray:
     max(tp, ep) ≤ the system's scale-up GPUs."""
     if not len(points):
         return np.zeros(0, dtype=bool)
-    if "serving" in points:
-        agg = points["serving"].to_numpy() == "agg"
-        tp = np.where(agg, points["tp"], points["decode_tp"]).astype(float)
-        ep = np.where(agg, points["ep"], points["decode_ep"]).astype(float)
-    else:  # the aggregated reference records the engine's GPUs
-        tp = ep = points["gpus"].to_numpy(float)
-    engine = np.fmax(np.nan_to_num(tp, nan=1.0), np.nan_to_num(ep, nan=1.0))
+    # the serving reference's engine layout (serving_reference.layouts); the aggregated reference records GPUs
+    engine = layouts(points)["engine"].gpus if "serving" in points else points["gpus"].to_numpy(float)
     domain = points["system"].map(lambda s: catalog.system(s).scale_up_domain_gpus).to_numpy(float)
     return engine <= domain
 

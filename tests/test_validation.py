@@ -277,7 +277,8 @@ def test_spanning_engines_do_not_earn_a_silicon_its_own_kernel_efficiency():
     catalog = load_catalog()
     rows = pd.DataFrame({"system": ["h100-sxm"] * 4, "serving": ["agg", "agg", "disagg", "disagg"],
                          "tp": [8, 1, 1, 1], "ep": [8, 16, 1, 1], "decode_tp": [1, 1, 16, 8],
-                         "decode_ep": [1, 1, 1, 8]})
+                         "decode_ep": [1, 1, 1, 8], "dp_attention": 0, "decode_dp_attention": 0,
+                         "prefill_tp": 1, "prefill_ep": 1, "prefill_dp_attention": 0})
     assert _within_domain(rows, catalog).tolist() == [True, False, False, True]
     assert _within_domain(pd.DataFrame({"system": ["h200-sxm", "h200-sxm"], "gpus": [8, 64]}),
                           catalog).tolist() == [True, False]
