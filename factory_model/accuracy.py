@@ -32,6 +32,7 @@ import pandas as pd
 from .catalog import DATA_DIR, System
 
 OUT_OF_SAMPLE_PATH = DATA_DIR / "validation" / "out_of_sample.csv"
+THINNED_PATH = DATA_DIR / "validation" / "out_of_sample_thinned.csv"  # validate --cross --thin --write
 REFERENCE_PATH = DATA_DIR / "reference" / "measured_agg_points.csv"
 SERVING_REFERENCE_PATH = DATA_DIR / "reference" / "measured_serving_points.csv"
 OUT_OF_SAMPLE_COLUMNS = ["system", "model", "precision", "level", "metric", "points", "median_abs_error_pct",
@@ -70,6 +71,33 @@ def _load(path: str, _mtime: float) -> pd.DataFrame:
     if missing:
         raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
     return frame
+
+
+def stability_table(out_of_sample: pd.DataFrame, thinned: pd.DataFrame) -> pd.DataFrame:
+    """Per system: leave-one-system-out TPOT |error| % and frontier share within [0.75, 1.5] (%), beside the same
+    figures with each fold fitted on 4/5 of the other systems' configurations (``validate --cross --thin``).
+
+    The gap between the two columns of a pair is how far a figure moves when a fifth of what the left-out
+    system learns from is dropped; empty when either table is missing.
+    """
+    def per_system(table: pd.DataFrame, method_prefix: str) -> pd.DataFrame:
+        t = table[(table["model"] == "*") & table["method"].astype(str).str.startswith(method_prefix)]
+        tpot = t[(t["level"] == "config") & (t["metric"] == "tpot")].set_index("system")["median_abs_error_pct"]
+        front = t[(t["level"] == "frontier") & (t["metric"] == FRONTIER_METRIC)].set_index("system")
+        return pd.DataFrame({"tpot": tpot, "frontier": 100 * front["share_within_0_75_1_5"]})
+
+    columns = ["system", "TPOT |error| %", "TPOT |error| %, 4/5 of training", "frontier in band %",
+               "frontier in band %, 4/5 of training"]
+    if not len(out_of_sample) or not len(thinned):
+        return pd.DataFrame(columns=columns)
+    full = per_system(out_of_sample, "leave-one-system-out")
+    full = full[full.index.isin(set(thinned["system"]))]
+    thin = per_system(thinned, "leave-one-system-out,")
+    out = pd.DataFrame({"TPOT |error| %": full["tpot"], "TPOT |error| %, 4/5 of training": thin["tpot"],
+                        "frontier in band %": full["frontier"],
+                        "frontier in band %, 4/5 of training": thin["frontier"]}).dropna(how="all")
+    out = out[out.index.isin(set(full.index) & set(thin.index))].rename_axis("system").reset_index()
+    return out[columns]
 
 
 def curve_band(system_id: str, model_id: str, precision_id: str, path: str | Path | None = None,

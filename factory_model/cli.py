@@ -208,13 +208,15 @@ def _validate_cross(args: argparse.Namespace) -> int:
     from . import cross_validation as cv
 
     if args.show:
-        table = cv.load_table()
+        table = cv.load_table(cv.THINNED_PATH if args.thin else None)
     else:
         systems = [s.strip() for s in args.systems.split(",")] if args.systems else None
         loso = cv.cross_validate(systems, max_nfev=args.max_evaluations,
-                                 progress=lambda m: print(m, file=sys.stderr, flush=True))
+                                 progress=lambda m: print(m, file=sys.stderr, flush=True), thin=args.thin)
         table = loso
-        if args.write:
+        if args.write and args.thin:
+            print(f"wrote {cv.write_table(loso, cv.THINNED_PATH)}", file=sys.stderr)
+        elif args.write:
             from .factors import load_factors
             table = pd.concat([loso, cv.in_sample(load_factors(args.profile))], ignore_index=True)
             print(f"wrote {cv.write_table(table)}", file=sys.stderr)
@@ -535,6 +537,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cross", action="store_true",
                    help="leave-one-system-out: refit without each system and score it (minutes)")
     p.add_argument("--systems", help="with --cross: only these systems (comma-separated)")
+    p.add_argument("--thin", action="store_true",
+                   help="with --cross: stability check, each fold also drops every 5th configuration of the other "
+                        "systems (--write: data/validation/out_of_sample_thinned.csv)")
     p.add_argument("--show", action="store_true", help="with --cross: print data/validation/out_of_sample.csv")
     p.add_argument("--write", action="store_true",
                    help="with --cross: write data/validation/out_of_sample.csv (plus the profile's in-sample rows)")

@@ -34,6 +34,8 @@ from .frontier_validation import BANDS, frontier_points, ratio_stats
 from .validation import add_errors
 
 OUT_OF_SAMPLE_PATH = DATA_DIR / "validation" / "out_of_sample.csv"
+THINNED_PATH = DATA_DIR / "validation" / "out_of_sample_thinned.csv"
+THINNED_METHOD = "leave-one-system-out, 4/5 of the other systems' configurations"
 COLUMNS = ["system", "model", "precision", "level", "metric", "points", "median_abs_error_pct", "median_ratio",
            "share_within_0_75_1_5", "share_within_0_85_1_25", "method", "command"]
 METRICS = {"tpot": ("tpot_ms", "pred_tpot_ms"), "ttft": ("ttft_ms", "pred_ttft_ms"),
@@ -89,20 +91,27 @@ def _predicted(system: str | None, factors, catalog) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def cross_validate(systems: list[str] | None = None, max_nfev: int = 10, progress=print) -> pd.DataFrame:
-    """Leave-one-system-out rows (see module docstring) for ``systems`` (default: every measured system)."""
+def cross_validate(systems: list[str] | None = None, max_nfev: int = 10, progress=print,
+                   thin: bool = False) -> pd.DataFrame:
+    """Leave-one-system-out rows (see module docstring) for ``systems`` (default: every measured system).
+
+    ``thin=True`` is a stability check: each fold is also fitted without every 5th configuration of the other
+    systems (fitting.holdout_mask) and S is scored on all its points as before. How far S's figures move when
+    a fifth of what it learns from is dropped says how many of their digits to read (method THINNED_METHOD).
+    """
     catalog = load_catalog()
     agg, serving = training_data()
     systems = systems or sorted(set(agg["system"]) | set(serving["system"]))
-    command = f"python -m factory_model validate --cross --max-evaluations {max_nfev}"
+    command = f"python -m factory_model validate --cross{' --thin' if thin else ''} --max-evaluations {max_nfev}"
+    method = THINNED_METHOD if thin else "leave-one-system-out"
     rows: list[dict] = []
     for system in systems:
-        progress(f"leave out {system}: fitting on the other systems ...")
-        result = fit_levels(exclude_systems=(system,), catalog=catalog, max_nfev=max_nfev, holdout=False)
-        rows += config_rows(_predicted(system, result.factors, catalog), "leave-one-system-out", command)
+        progress(f"leave out {system}: fitting on the other systems{' (4/5 of them)' if thin else ''} ...")
+        result = fit_levels(exclude_systems=(system,), catalog=catalog, max_nfev=max_nfev, holdout=thin)
+        rows += config_rows(_predicted(system, result.factors, catalog), method, command)
         if system in set(serving["system"]):
             rows += frontier_rows(frontier_points(result.factors, systems=[system], catalog=catalog),
-                                  "leave-one-system-out", command)
+                                  method, command)
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -124,5 +133,6 @@ def write_table(frame: pd.DataFrame, path: Path | None = None) -> Path:
 def load_table(path: Path | None = None) -> pd.DataFrame:
     path = Path(path) if path else OUT_OF_SAMPLE_PATH
     if not path.exists():
-        raise FactoryModelError(f"{path.name} not found: run python -m factory_model validate --cross --write")
+        flags = "--cross --thin --write" if path.name == THINNED_PATH.name else "--cross --write"
+        raise FactoryModelError(f"{path.name} not found: run python -m factory_model validate {flags}")
     return pd.read_csv(path)

@@ -87,6 +87,14 @@ if len(oos):
                  width="stretch", column_order=order,
                  column_config={c: st.column_config.NumberColumn(label, format="%.2f") for c, label in short.items()
                                 if c in oos})
+    stability = accuracy.stability_table(oos, accuracy.load_out_of_sample(accuracy.THINNED_PATH))
+    if len(stability):
+        st.caption("How far these figures move: the same leave-one-system-out run with each fold fitted on 4/5 "
+                   "of the other systems' configurations (`python -m factory_model validate --cross --thin`). "
+                   "Read a single system's figure to within the gap between its two columns.")
+        st.dataframe(stability, hide_index=True, width="stretch",
+                     column_config={c: st.column_config.NumberColumn(c, format="%.1f")
+                                    for c in stability.columns if c != "system"})
 else:
     st.info(f"{accuracy.NO_BAND.capitalize()}: data/validation/out_of_sample.csv has not been written, so the "
             "frontier charts show no uncertainty band.")

@@ -282,6 +282,10 @@ def test_validate_frontier_and_cross_show_cli():
                            capture_output=True, text=True, timeout=60)
     assert shown.returncode == 0, shown.stderr
     assert "leave-one-system-out" in shown.stdout
+    thinned = subprocess.run([sys.executable, "-m", "factory_model", "validate", "--cross", "--show", "--thin"],
+                             capture_output=True, text=True, timeout=60)
+    assert thinned.returncode == 0, thinned.stderr
+    assert "4/5 of the other systems' configurations" in thinned.stdout
 
 
 def test_prefill_capped_decode_pool_holds_the_littles_law_batch():

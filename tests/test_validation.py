@@ -215,6 +215,22 @@ def test_cross_validation_leaves_the_system_out():
     assert table["points"].min() > 0
 
 
+def test_thinned_cross_validation_drops_a_fifth_of_the_training_points_only():
+    """The stability check refits each fold without every 5th configuration of the other systems, and still
+    scores the left-out system on all of its points, under its own method label."""
+    from factory_model import cross_validation as cv
+    from factory_model.fitting import fit_levels, training_data
+    agg, serving = training_data(exclude_systems=("mi300x",))
+    thinned = fit_levels(exclude_systems=("mi300x",), max_nfev=1, holdout=True)
+    assert thinned.points + thinned.holdout_points == len(agg) + len(serving)
+    assert len(agg) + len(serving) - thinned.points >= (len(agg) + len(serving)) // 5 - 2
+    table = cv.cross_validate(["mi300x"], max_nfev=1, progress=lambda m: None, thin=True)
+    full = cv.cross_validate(["mi300x"], max_nfev=1, progress=lambda m: None)
+    assert (table["method"] == cv.THINNED_METHOD).all()
+    points = lambda t: t[(t["level"] == "config") & (t["model"] == "*")]["points"].tolist()
+    assert points(table) == points(full) and points(table)[0] == 15
+
+
 def test_a_vendors_only_measured_silicon_keeps_its_deviation_to_itself():
     """Left out, MI355X is AMD's only CDNA4 system and the training data's only AMD silicon is CDNA3. The fit
     gives CDNA3 its own offset beside AMD's, so what is peculiar to CDNA3 (the TP-only stack's kernel
@@ -325,3 +341,29 @@ def test_repeat_spread_of_measured_runs():
     real = repeat_spread(load_serving_reference(SERVING_REFERENCE_PATH, all_runs=True)).set_index("system")
     assert real.loc["b200-sxm", "tpot_spread"] < 0.05
     assert real.loc["mi355x", "tpot_spread"] > 0.10
+
+
+def test_stability_table_pairs_each_figure_with_its_thinned_refit():
+    """Hand rows: system a has TPOT error 10 % and 50 % of frontier points in band with the full fold fit, 14 %
+    and 30 % with the thinned one; b has no thinned row and is dropped; no thinned table, no rows."""
+    import pandas as pd
+    from factory_model.accuracy import stability_table
+
+    def rows(method, figures):
+        out = []
+        for system, tpot, share in figures:
+            out.append({"system": system, "model": "*", "precision": "*", "level": "config", "metric": "tpot",
+                        "median_abs_error_pct": tpot, "share_within_0_75_1_5": 0.9, "method": method})
+            out.append({"system": system, "model": "*", "precision": "*", "level": "frontier",
+                        "metric": "frontier_ratio", "median_abs_error_pct": 40.0, "share_within_0_75_1_5": share,
+                        "method": method})
+        return pd.DataFrame(out)
+
+    full = pd.concat([rows("leave-one-system-out", [("a", 10.0, 0.5), ("b", 20.0, 0.2)]),
+                      rows("in-sample", [("a", 5.0, 0.9)])])
+    thinned = rows("leave-one-system-out, 4/5 of the other systems' configurations", [("a", 14.0, 0.3)])
+    table = stability_table(full, thinned)
+    assert table.to_dict("records") == [{"system": "a", "TPOT |error| %": 10.0,
+                                         "TPOT |error| %, 4/5 of training": 14.0, "frontier in band %": 50.0,
+                                         "frontier in band %, 4/5 of training": 30.0}]
+    assert stability_table(full, thinned.head(0)).empty
