@@ -33,6 +33,8 @@ from .catalog import DATA_DIR, System
 
 OUT_OF_SAMPLE_PATH = DATA_DIR / "validation" / "out_of_sample.csv"
 THINNED_PATH = DATA_DIR / "validation" / "out_of_sample_thinned.csv"  # validate --cross --thin --write
+LOSO_METHOD = "leave-one-system-out"  # the ``method`` of each table's rows (cross_validation writes them)
+THINNED_METHOD = "leave-one-system-out, 4/5 of the other systems' configurations"
 REFERENCE_PATH = DATA_DIR / "reference" / "measured_agg_points.csv"
 SERVING_REFERENCE_PATH = DATA_DIR / "reference" / "measured_serving_points.csv"
 OUT_OF_SAMPLE_COLUMNS = ["system", "model", "precision", "level", "metric", "points", "median_abs_error_pct",
@@ -80,24 +82,18 @@ def stability_table(out_of_sample: pd.DataFrame, thinned: pd.DataFrame) -> pd.Da
     The gap between the two columns of a pair is how far a figure moves when a fifth of what the left-out
     system learns from is dropped; empty when either table is missing.
     """
-    def per_system(table: pd.DataFrame, method_prefix: str) -> pd.DataFrame:
-        t = table[(table["model"] == "*") & table["method"].astype(str).str.startswith(method_prefix)]
-        tpot = t[(t["level"] == "config") & (t["metric"] == "tpot")].set_index("system")["median_abs_error_pct"]
-        front = t[(t["level"] == "frontier") & (t["metric"] == FRONTIER_METRIC)].set_index("system")
-        return pd.DataFrame({"tpot": tpot, "frontier": 100 * front["share_within_0_75_1_5"]})
+    def per_system(table: pd.DataFrame, method: str) -> pd.DataFrame:
+        t = table[(table["model"] == "*") & (table["method"] == method)].set_index("system")
+        tpot = t[(t["level"] == "config") & (t["metric"] == "tpot")]["median_abs_error_pct"]
+        front = t[(t["level"] == "frontier") & (t["metric"] == FRONTIER_METRIC)]["share_within_0_75_1_5"]
+        return pd.DataFrame({"tpot": tpot, "frontier": 100 * front})
 
-    columns = ["system", "TPOT |error| %", "TPOT |error| %, 4/5 of training", "frontier in band %",
-               "frontier in band %, 4/5 of training"]
-    if not len(out_of_sample) or not len(thinned):
-        return pd.DataFrame(columns=columns)
-    full = per_system(out_of_sample, "leave-one-system-out")
-    full = full[full.index.isin(set(thinned["system"]))]
-    thin = per_system(thinned, "leave-one-system-out,")
-    out = pd.DataFrame({"TPOT |error| %": full["tpot"], "TPOT |error| %, 4/5 of training": thin["tpot"],
-                        "frontier in band %": full["frontier"],
-                        "frontier in band %, 4/5 of training": thin["frontier"]}).dropna(how="all")
-    out = out[out.index.isin(set(full.index) & set(thin.index))].rename_axis("system").reset_index()
-    return out[columns]
+    full, thin = per_system(out_of_sample, LOSO_METHOD), per_system(thinned, THINNED_METHOD)
+    out = full.merge(thin, left_index=True, right_index=True, suffixes=("_full", "")).rename_axis(
+        "system").reset_index()
+    return pd.DataFrame({"system": out["system"], "TPOT |error| %": out["tpot_full"],
+                         "TPOT |error| %, 4/5 of training": out["tpot"], "frontier in band %": out["frontier_full"],
+                         "frontier in band %, 4/5 of training": out["frontier"]})
 
 
 def curve_band(system_id: str, model_id: str, precision_id: str, path: str | Path | None = None,

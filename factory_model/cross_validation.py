@@ -27,15 +27,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .catalog import DATA_DIR, load_catalog
+from .catalog import load_catalog
 from .errors import FactoryModelError
 from .fitting import fit_levels, predict_all, training_data
 from .frontier_validation import BANDS, frontier_points, ratio_stats
+from .accuracy import LOSO_METHOD, OUT_OF_SAMPLE_PATH, THINNED_METHOD, THINNED_PATH
 from .validation import add_errors
 
-OUT_OF_SAMPLE_PATH = DATA_DIR / "validation" / "out_of_sample.csv"
-THINNED_PATH = DATA_DIR / "validation" / "out_of_sample_thinned.csv"
-THINNED_METHOD = "leave-one-system-out, 4/5 of the other systems' configurations"
 COLUMNS = ["system", "model", "precision", "level", "metric", "points", "median_abs_error_pct", "median_ratio",
            "share_within_0_75_1_5", "share_within_0_85_1_25", "method", "command"]
 METRICS = {"tpot": ("tpot_ms", "pred_tpot_ms"), "ttft": ("ttft_ms", "pred_ttft_ms"),
@@ -103,7 +101,7 @@ def cross_validate(systems: list[str] | None = None, max_nfev: int = 10, progres
     agg, serving = training_data()
     systems = systems or sorted(set(agg["system"]) | set(serving["system"]))
     command = f"python -m factory_model validate --cross{' --thin' if thin else ''} --max-evaluations {max_nfev}"
-    method = THINNED_METHOD if thin else "leave-one-system-out"
+    method = THINNED_METHOD if thin else LOSO_METHOD
     rows: list[dict] = []
     for system in systems:
         progress(f"leave out {system}: fitting on the other systems{' (4/5 of them)' if thin else ''} ...")
