@@ -33,6 +33,7 @@ from .catalog import DATA_DIR, System
 
 OUT_OF_SAMPLE_PATH = DATA_DIR / "validation" / "out_of_sample.csv"
 THINNED_PATH = DATA_DIR / "validation" / "out_of_sample_thinned.csv"  # validate --cross --thin --write
+FOLDS_DIR = DATA_DIR / "validation" / "folds"  # each fold's fitted factors (validate --cross --write)
 LOSO_METHOD = "leave-one-system-out"  # the ``method`` of each table's rows (cross_validation writes them)
 THINNED_METHOD = "leave-one-system-out, 4/5 of the other systems' configurations"
 REFERENCE_PATH = DATA_DIR / "reference" / "measured_agg_points.csv"

@@ -138,7 +138,7 @@ def cmd_estimate(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    if args.cross:
+    if args.cross or args.attribute:  # --attribute reads the stored leave-one-system-out folds
         return _validate_cross(args)
     if args.frontier:
         return _validate_frontier(args)
@@ -207,12 +207,16 @@ def _validate_mtp(args: argparse.Namespace) -> int:
 def _validate_cross(args: argparse.Namespace) -> int:
     from . import cross_validation as cv
 
+    if args.attribute:
+        return _attribute_folds(args)
     if args.show:
         table = cv.load_table(cv.THINNED_PATH if args.thin else None)
     else:
+        from .accuracy import FOLDS_DIR
         systems = [s.strip() for s in args.systems.split(",")] if args.systems else None
         loso = cv.cross_validate(systems, max_nfev=args.max_evaluations,
-                                 progress=lambda m: print(m, file=sys.stderr, flush=True), thin=args.thin)
+                                 progress=lambda m: print(m, file=sys.stderr, flush=True), thin=args.thin,
+                                 folds_dir=FOLDS_DIR if args.write and not args.thin else None)
         table = loso
         if args.write and args.thin:
             print(f"wrote {cv.write_table(loso, cv.THINNED_PATH)}", file=sys.stderr)
@@ -229,6 +233,34 @@ def _validate_cross(args: argparse.Namespace) -> int:
     with pd.option_context("display.width", 220, "display.max_columns", 50):
         print(shown.drop(columns=["model", "precision", "command"]).to_string(
             index=False, float_format=lambda v: f"{v:.2f}"))
+    return 0
+
+
+def _attribute_folds(args: argparse.Namespace) -> int:
+    """validate --cross --attribute: which fitted factor carries each left-out system's TPOT error (stored folds,
+    no refit; fold_attribution)."""
+    from . import cross_validation as cv
+    from .factors import load_factors
+    from .fold_attribution import attribute, load_fold
+
+    if args.systems:
+        systems = [s.strip() for s in args.systems.split(",")]
+    else:
+        systems = sorted(set(cv.load_table().query("method == @cv.LOSO_METHOD")["system"]))
+    in_sample = load_factors(args.profile)
+    frames = []
+    for system in systems:
+        table = attribute(system, load_fold(system), in_sample)
+        frames.append(table.assign(system=system))
+        if args.format == "table":
+            # families that move the error by less than 0.05 points are counted, not listed (csv/json: all)
+            moving = (table.index < 2) | (table["change_pct_points"].abs() >= 0.05)
+            print(f"{system}: TPOT median |error| % with the fold's factors, the in-sample profile "
+                  f"('{args.profile}'), and the fold's with one factor family taken from the in-sample profile")
+            print(table[moving].to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+            print(f"({int((~moving).sum())} other families that differ move it by less than 0.05 points)\n")
+    if args.format != "table":
+        _print_frame(pd.concat(frames, ignore_index=True), args.format)
     return 0
 
 
@@ -541,6 +573,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --cross: stability check, each fold also drops every 5th configuration of the other "
                         "systems (--write: data/validation/out_of_sample_thinned.csv)")
     p.add_argument("--show", action="store_true", help="with --cross: print data/validation/out_of_sample.csv")
+    p.add_argument("--attribute", action="store_true",
+                   help="with --cross: which fitted factor carries each left-out system's TPOT error (reads the "
+                        "folds --cross --write stored in data/validation/folds/; no refit)")
     p.add_argument("--write", action="store_true",
                    help="with --cross: write data/validation/out_of_sample.csv (plus the profile's in-sample rows)")
     p.add_argument("--max-evaluations", type=int, default=12, dest="max_evaluations")

@@ -15,6 +15,9 @@ as an unmeasured system would. Rows of the table:
 * ``metric=frontier_ratio_measured_configs``: the same, with the model's frontier taken over S's measured
   deployments only (like-for-like: how well the model predicts what was run, read at the frontier).
 
+``--write`` also stores each fold's fitted factors in ``data/validation/folds/`` (fold_attribution: which
+factor carries a left-out error, ``validate --cross --attribute``).
+
 Per (system, model, precision) rows and one ``*`` row per system are written. ``method`` says
 "leave-one-system-out"; the in-sample figures of the full fit are written with ``method`` "in-sample" so the
 two are never confused.
@@ -32,6 +35,7 @@ from .errors import FactoryModelError
 from .fitting import fit_levels, predict_all, training_data
 from .frontier_validation import BANDS, frontier_points, ratio_stats
 from .accuracy import LOSO_METHOD, OUT_OF_SAMPLE_PATH, THINNED_METHOD, THINNED_PATH
+from .fold_attribution import write_fold
 from .validation import add_errors
 
 COLUMNS = ["system", "model", "precision", "level", "metric", "points", "median_abs_error_pct", "median_ratio",
@@ -90,8 +94,9 @@ def _predicted(system: str | None, factors, catalog) -> pd.DataFrame:
 
 
 def cross_validate(systems: list[str] | None = None, max_nfev: int = 10, progress=print,
-                   thin: bool = False) -> pd.DataFrame:
+                   thin: bool = False, folds_dir: str | Path | None = None) -> pd.DataFrame:
     """Leave-one-system-out rows (see module docstring) for ``systems`` (default: every measured system).
+    ``folds_dir``: also store each fold's fitted factors there (fold_attribution.write_fold).
 
     ``thin=True`` is a stability check: each fold is also fitted without every 5th configuration of the other
     systems (fitting.holdout_mask) and S is scored on all its points as before. How far S's figures move when
@@ -106,6 +111,9 @@ def cross_validate(systems: list[str] | None = None, max_nfev: int = 10, progres
     for system in systems:
         progress(f"leave out {system}: fitting on the other systems{' (4/5 of them)' if thin else ''} ...")
         result = fit_levels(exclude_systems=(system,), catalog=catalog, max_nfev=max_nfev, holdout=thin)
+        if folds_dir is not None:
+            write_fold(system, result.level_rows, f"leave-{system}-out fold ({method}): {command}; "
+                       f"{result.points} configurations of the other systems", folds_dir)
         rows += config_rows(_predicted(system, result.factors, catalog), method, command)
         if system in set(serving["system"]):
             rows += frontier_rows(frontier_points(result.factors, systems=[system], catalog=catalog),

@@ -91,7 +91,9 @@ if len(oos):
     if len(stability):
         st.caption("How far these figures move: the same leave-one-system-out run with each fold fitted on 4/5 "
                    "of the other systems' configurations (`python -m factory_model validate --cross --thin`). "
-                   "Read a single system's figure to within the gap between its two columns.")
+                   "Read a single system's figure to within the gap between its two columns. Which fitted "
+                   "factor carries a system's left-out error: `python -m factory_model validate --cross "
+                   "--attribute` (each stored fold with one factor family taken from the full fit).")
         st.dataframe(stability, hide_index=True, width="stretch",
                      column_config={c: st.column_config.NumberColumn(c, format="%.1f")
                                     for c in stability.columns if c != "system"})

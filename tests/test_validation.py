@@ -367,3 +367,78 @@ def test_stability_table_pairs_each_figure_with_its_thinned_refit():
                                          "TPOT |error| %, 4/5 of training": 14.0, "frontier in band %": 50.0,
                                          "frontier in band %, 4/5 of training": 30.0}]
     assert stability_table(full, thinned.head(0)).empty
+
+
+def test_a_fold_stored_by_cross_validation_loads_back_to_the_same_factors(tmp_path):
+    """cross_validate(folds_dir=...) stores each fold's fitted rows; load_fold rebuilds factors that predict the
+    left-out system exactly as the fold did (the stored out-of-sample figure is reproducible without a refit)."""
+    import numpy as np
+    from factory_model import cross_validation as cv
+    from factory_model.catalog import load_catalog
+    from factory_model.fitting import fit_levels
+    from factory_model.fold_attribution import fold_path, load_fold
+
+    table = cv.cross_validate(["mi300x"], max_nfev=1, progress=lambda m: None, folds_dir=tmp_path)
+    assert fold_path("mi300x", tmp_path).exists()
+    catalog = load_catalog()
+    fitted = fit_levels(exclude_systems=("mi300x",), catalog=catalog, max_nfev=1, holdout=False).factors
+    loaded = load_fold("mi300x", tmp_path, catalog)
+    a = cv._predicted("mi300x", fitted, catalog)["pred_tpot_ms"].to_numpy(float)
+    b = cv._predicted("mi300x", loaded, catalog)["pred_tpot_ms"].to_numpy(float)
+    assert len(a) == 15 and np.allclose(a, b, rtol=1e-4)  # the CSV keeps 6 decimals
+    stored = table[(table["model"] == "*") & (table["level"] == "config") & (table["metric"] == "tpot")]
+    measured = cv._predicted("mi300x", loaded, catalog)["tpot_ms"].to_numpy(float)
+    assert np.median(np.abs(b / measured - 1)) * 100 == pytest.approx(stored["median_abs_error_pct"].iloc[0],
+                                                                       rel=1e-3)
+
+
+def test_attribution_finds_the_one_factor_family_that_differs():
+    """A 'fold' that is the in-sample profile with every FP8/NVFP4 MoE weight-streaming row scaled by 0.6: swapping
+    that family back gives exactly the in-sample error, and no other family differs, so none is listed."""
+    from factory_model.factors import load_factors
+    from factory_model.fold_attribution import IN_SAMPLE_ROW, LEFT_OUT_ROW, attribute
+
+    own = load_factors("default")
+    scaled = {k: r.value * 0.6 for k, r in own.fitted.items() if k[2:] == ("moe", "memory_fraction")}
+    assert scaled
+    fold = own.with_fitted(scaled)
+    table = attribute("mi300x", fold, own).set_index("factor")
+    assert list(table.index) == [LEFT_OUT_ROW, IN_SAMPLE_ROW, "moe.memory_fraction"]
+    assert (table["points"] == 15).all()
+    # slower weight streaming makes every DeepSeek-R1 step slower: the 'fold' predicts a higher TPOT
+    assert table.loc[LEFT_OUT_ROW, "tpot_median_ratio"] > table.loc[IN_SAMPLE_ROW, "tpot_median_ratio"]
+    assert table.loc["moe.memory_fraction", "tpot_median_abs_error_pct"] == pytest.approx(
+        table.loc[IN_SAMPLE_ROW, "tpot_median_abs_error_pct"])
+    assert table.loc[LEFT_OUT_ROW, "change_pct_points"] == 0.0
+
+
+def test_attribute_cli_without_stored_folds_says_how_to_make_them(tmp_path, monkeypatch, capsys):
+    from factory_model import accuracy, cli, fold_attribution
+
+    monkeypatch.setattr(fold_attribution, "FOLDS_DIR", tmp_path / "folds")
+    assert cli.main(["validate", "--cross", "--attribute", "--systems", "mi300x"]) == 2
+    err = capsys.readouterr().err
+    assert "leave_out_mi300x.csv not found" in err and "validate --cross --write" in err
+    assert accuracy.FOLDS_DIR != tmp_path / "folds"  # the stored folds were not touched
+    monkeypatch.undo()
+    assert cli.main(["validate", "--cross", "--attribute", "--systems", "h300-typo"]) == 2
+    assert "no stored fold leaves out 'h300-typo'; stored: b200-sxm" in capsys.readouterr().err
+
+
+def test_stored_folds_reproduce_the_stored_out_of_sample_figures():
+    """Every system of the stored leave-one-system-out table has its fold's factors stored, and those factors
+    give that system's stored TPOT figure (so the folds are not stale; the two small AMD systems are rescored)."""
+    import numpy as np
+    from factory_model import cross_validation as cv
+    from factory_model.catalog import load_catalog
+    from factory_model.fold_attribution import fold_path, load_fold
+
+    table = cv.load_table()
+    loso = table[(table["method"] == cv.LOSO_METHOD) & (table["model"] == "*") & (table["level"] == "config")
+                 & (table["metric"] == "tpot")].set_index("system")
+    assert all(fold_path(s).exists() for s in loso.index)
+    catalog = load_catalog()
+    for system in ("mi300x", "mi325x"):
+        p = cv._predicted(system, load_fold(system, catalog=catalog), catalog)
+        error = float(np.median(np.abs(p["pred_tpot_ms"] / p["tpot_ms"] - 1)) * 100)
+        assert error == pytest.approx(loso.loc[system, "median_abs_error_pct"], rel=1e-3)
